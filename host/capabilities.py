@@ -1,0 +1,100 @@
+"""Capability flags: what a connector reads, writes and can represent (DESIGN §2).
+
+Capabilities are static class attributes, so the compatibility matrix needs no
+credentials and no running remote.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+Entity = Literal["orders", "products", "stock", "customers", "shipments", "refunds"]
+ProductType = Literal["simple", "virtual", "configurable"]
+OrderTypeName = Literal["sales_order", "invoice", "direct_invoice", "quote", "financial_entry"]
+
+ENTITIES: tuple[str, ...] = ("orders", "products", "stock", "customers", "shipments", "refunds")
+
+#: The hook a connector implements to be a source of an entity.
+READ_HOOKS: dict[str, tuple[str, ...]] = {entity: (f"fetch_{entity}",) for entity in ENTITIES}
+
+#: The hooks a connector implements to be a target of an entity.
+WRITE_HOOKS: dict[str, tuple[str, ...]] = {
+    "orders": ("find_order", "create_order"),
+    "products": ("find_products", "upsert_product"),
+    "stock": ("push_stock",),
+    "customers": ("find_debtor", "upsert_debtor"),
+    "shipments": ("create_shipment",),
+    "refunds": ("create_refund",),
+}
+
+
+class Capabilities(BaseModel):
+    """What one connector can do; declared once on the plugin class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reads: frozenset[Entity] = frozenset()
+    writes: frozenset[Entity] = frozenset()
+    product_types: frozenset[ProductType] = frozenset({"simple"})
+    variants: bool = False
+    images: int = Field(0, ge=0, description="max images per product; 0 = no images")
+    variant_images: int = Field(0, ge=0, description="max images per variant")
+    categories: bool = False
+    attributes: bool = False
+    order_types: frozenset[OrderTypeName] = frozenset()
+    split_shipments: bool = False
+    stock_batch: int = Field(100, ge=1, description="max levels per push_stock call")
+    webhooks: frozenset[Entity] = frozenset()
+    rate_limit: str | None = None
+
+    @field_serializer("reads", "writes", "product_types", "order_types", "webhooks")
+    def _sorted(self, value: frozenset[str]) -> list[str]:
+        return sorted(value)
+
+    def required_hooks(self) -> set[str]:
+        """Hook names that the declared reads, writes and webhooks call for."""
+        hooks = {"check_connection"}
+        for entity in self.reads:
+            hooks.update(READ_HOOKS[entity])
+        for entity in self.writes:
+            hooks.update(WRITE_HOOKS[entity])
+        if self.webhooks:
+            hooks.add("parse_webhook")
+        return hooks
+
+
+def hook_mismatches(capabilities: Capabilities, implemented: set[str]) -> list[str]:
+    """Differences between declared capabilities and implemented hooks, one line each."""
+    problems = [
+        f"declares {what} {entity} but does not implement {hook}"
+        for what, table, entities in (
+            ("reads", READ_HOOKS, capabilities.reads),
+            ("writes", WRITE_HOOKS, capabilities.writes),
+        )
+        for entity in sorted(entities)
+        for hook in table[entity]
+        if hook not in implemented
+    ]
+    for entity in ENTITIES:
+        if entity not in capabilities.reads and READ_HOOKS[entity][0] in implemented:
+            problems.append(
+                f"implements {READ_HOOKS[entity][0]} but does not declare reads {entity}"
+            )
+        extra = [h for h in WRITE_HOOKS[entity] if h in implemented]
+        # an order target may keep debtors for its orders without being a customers target
+        debtors_for_orders = entity == "customers" and "orders" in capabilities.writes
+        if (
+            entity not in capabilities.writes
+            and len(extra) == len(WRITE_HOOKS[entity])
+            and not debtors_for_orders
+        ):
+            problems.append(f"implements {', '.join(extra)} but does not declare writes {entity}")
+    if capabilities.webhooks and "parse_webhook" not in implemented:
+        problems.append("declares webhooks but does not implement parse_webhook")
+    if capabilities.order_types and "orders" not in capabilities.writes:
+        problems.append("declares order_types but does not write orders")
+    if "check_connection" not in implemented:
+        problems.append("does not implement check_connection")
+    return problems

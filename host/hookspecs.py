@@ -1,0 +1,238 @@
+"""THE plugin contract: every hook a connector may implement (DESIGN §2).
+
+A connector is a class with `name`, `title`, `Settings`, `capabilities` and
+methods marked with `@hookimpl` (``from host import hookimpl``). The host builds
+one pluggy PluginManager per configured connection and calls the hooks with
+keyword arguments. Every connector hook is ``firstresult=True``: the first
+implementation that returns something other than None answers.
+
+Errors (host.errors): raise AuthError when the remote refuses the credentials,
+RemoteUnavailable when it cannot be reached, TransientError / RateLimited for
+failures worth retrying, RemoteRejected (with the remote's own message) when it
+refuses one record, RecordInvalid when a record cannot be expressed in the
+remote's terms (name the field). Never return an error as a value.
+
+Source hooks return an iterable that streams: write them as generators that page
+through the remote, never build a list of everything. Yield records ordered by
+`updated_at` ascending where the remote allows it; the runner advances the
+flow's cursor only past records it has finished.
+
+Target hooks are called once per record (push_stock once per batch). Writes must
+be safe to repeat for the same record key (see each hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import pluggy
+
+from host.models import (
+    Customer,
+    Order,
+    OrderType,
+    Product,
+    Refund,
+    Shipment,
+    StockLevel,
+    WebhookEvent,
+)
+
+PROJECT = "ihost"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- both sides -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def check_connection() -> None:
+    """Check that the remote answers and accepts the credentials.
+
+    Make one cheap authenticated call. Return None when it works. Raise AuthError
+    or RemoteUnavailable with a message a user can act on ("the token was refused:
+    check the App Connector token for environment 12345"). Never put the secret in
+    the message.
+    """
+
+
+@hookspec(firstresult=True)
+def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
+    """Verify and read one webhook delivery from the remote.
+
+    `headers` are the HTTP request headers (look them up case-insensitively),
+    `body` the raw request body exactly as received: verify the signature over
+    these bytes, comparing in constant time. Raise AuthError when the signature is
+    missing or does not match. Return a WebhookEvent naming the entity, the keys of
+    the changed records and the remote's event id (for de-duplication), or None for
+    a delivery the host need not act on (a test ping, an unknown topic).
+    """
+
+
+# --- source side ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def fetch_orders(since: datetime | None, statuses: list[str] | None) -> Iterable[Order]:
+    """Stream orders changed at or after `since` (all orders when None).
+
+    `statuses` lists canonical statuses (Order.status) to read; None means all.
+    Filter on the remote where its API allows (the runner filters again). Yield
+    Order records with their customer, addresses, lines, shipping lines and taxes,
+    ordered by `updated_at` ascending where possible. Must be a generator.
+    """
+
+
+@hookspec(firstresult=True)
+def fetch_products(since: datetime | None) -> Iterable[Product]:
+    """Stream products changed at or after `since`, variants nested in their product.
+
+    A configurable product carries its variants in `Product.variants`; never yield
+    a variant as a product of its own. Must be a generator.
+    """
+
+
+@hookspec(firstresult=True)
+def fetch_stock(since: datetime | None) -> Iterable[StockLevel]:
+    """Stream stock levels changed at or after `since`, one per SKU and location.
+
+    Fill on_hand, reserved and, when the remote reports it, available; leave
+    `quantity` to the stock flow. Must be a generator.
+    """
+
+
+@hookspec(firstresult=True)
+def fetch_customers(since: datetime | None) -> Iterable[Customer]:
+    """Stream customers (or debtors) changed at or after `since`. Must be a generator."""
+
+
+@hookspec(firstresult=True)
+def fetch_shipments(since: datetime | None) -> Iterable[Shipment]:
+    """Stream shipments made at or after `since`, with carrier and tracking.
+
+    Set `order_key` and/or `order_number` so the flow can find the order in the
+    target. Must be a generator.
+    """
+
+
+@hookspec(firstresult=True)
+def fetch_refunds(since: datetime | None) -> Iterable[Refund]:
+    """Stream refunds made at or after `since`, each naming its order. Must be a generator."""
+
+
+# --- target side ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def find_order(order: Order) -> str | None:
+    """Return the target id of this order if the target already has it, else None.
+
+    Look it up by what create_order writes into the remote record (the source
+    key or order number in a reference field). This is how a repeated run, or a
+    run after a crash between the remote write and the host's commit, avoids a
+    second copy.
+    """
+
+
+@hookspec(firstresult=True)
+def create_order(order: Order, order_type: OrderType, debtor_id: str | None) -> str:
+    """Create the order in the target as `order_type` for debtor `debtor_id`; return its id.
+
+    `order_type` is one of capabilities.order_types. `debtor_id` comes from
+    find_debtor / upsert_debtor or the flow's default debtor; None when the target
+    keeps no debtors. Put the source key or number into the remote record so that
+    find_order finds it; where the remote has an idempotency key, use it. Raise
+    RemoteRejected with the remote's message when it refuses the order.
+    """
+
+
+@hookspec(firstresult=True)
+def find_debtor(customer: Customer, match_on: str) -> str | None:
+    """Return the id of the target's debtor matching `customer`, else None.
+
+    `match_on` names the customer field to match: "email" (the default,
+    case-insensitive), or another such as "vat_number", "phone" or "key".
+    Raise RecordInvalid when the customer has no value for that field.
+    """
+
+
+@hookspec(firstresult=True)
+def upsert_debtor(customer: Customer, existing_id: str | None) -> str:
+    """Create the debtor (existing_id None) or update debtor `existing_id`; return its id.
+
+    A customer with a company name becomes a company debtor with the person as
+    its contact; without one, a person debtor. Write the billing and shipping
+    addresses.
+    """
+
+
+@hookspec(firstresult=True)
+def find_products(skus: list[str]) -> dict[str, str]:
+    """Return {sku: target id} for the SKUs the target has; leave missing SKUs out.
+
+    Match SKUs exactly (a remote search that also returns near matches must be
+    filtered). A variant SKU maps to the variant's id.
+    """
+
+
+@hookspec(firstresult=True)
+def upsert_product(product: Product, existing_id: str | None, update_info: bool) -> str:
+    """Create the product (existing_id None) or update `existing_id`; return its id.
+
+    With update_info False an existing product keeps its descriptive data (name,
+    descriptions, attributes, characteristics, categories, images); only
+    commercial data (price, EAN, active, stock settings) is updated. The runner
+    has already adapted the product to the capabilities (variants, images,
+    categories).
+    """
+
+
+@hookspec(firstresult=True)
+def push_stock(levels: list[StockLevel]) -> None:
+    """Set the stock of each level's SKU to `level.quantity`; `managed` says whether to track.
+
+    At most capabilities.stock_batch levels a call. Setting an absolute quantity
+    is idempotent; raise RemoteRejected naming the SKU when the remote refuses one.
+    """
+
+
+@hookspec(firstresult=True)
+def create_shipment(shipment: Shipment, order_id: str) -> str:
+    """Create the shipment (carrier, tracking number and URL) for target order `order_id`.
+
+    Return the target id. Safe to repeat: a second call for the same shipment key
+    returns the existing shipment instead of creating another.
+    """
+
+
+@hookspec(firstresult=True)
+def create_refund(refund: Refund, order_id: str) -> str:
+    """Create the refund (or credit note) for target order `order_id`; return its id.
+
+    Safe to repeat: a second call for the same refund key returns the existing one.
+    """
+
+
+#: Names of every connector hook, in the order above.
+HOOKS: tuple[str, ...] = (
+    "check_connection",
+    "parse_webhook",
+    "fetch_orders",
+    "fetch_products",
+    "fetch_stock",
+    "fetch_customers",
+    "fetch_shipments",
+    "fetch_refunds",
+    "find_order",
+    "create_order",
+    "find_debtor",
+    "upsert_debtor",
+    "find_products",
+    "upsert_product",
+    "push_stock",
+    "create_shipment",
+    "create_refund",
+)

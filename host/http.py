@@ -1,0 +1,345 @@
+"""The HTTP toolkit connectors build their clients on.
+
+`HttpClient` wraps an httpx.Client with timeouts, retries (tenacity) on
+transient failures and on 429/503 honouring Retry-After, an optional rate
+limiter (`RequestRate` for requests/s, `CostBucket` for cost-based limits fed
+from responses), and maps answers to the error taxonomy of host.errors:
+
+- 401/403 -> AuthError; 429 -> RateLimited; 5xx, timeouts -> TransientError
+  (retried); other 4xx -> RemoteRejected with the remote's own message;
+- a connection that cannot be made, even after retries -> RemoteUnavailable.
+
+Requests are logged at DEBUG with authentication headers and secret query
+parameters redacted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from host.errors import (
+    AuthError,
+    RateLimited,
+    RemoteRejected,
+    RemoteUnavailable,
+    TransientError,
+)
+from host.secrets import MASK, redact, redactor
+
+log = logging.getLogger("host.http")
+
+_SECRET_NAME = re.compile(r"auth|token|key|secret|password|cookie|signature|hmac", re.I)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a header or parameter called `name` carries a credential."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `headers` with credential-bearing values replaced by ***."""
+    return {k: (MASK if is_secret_name(k) else v) for k, v in headers.items()}
+
+
+def redact_url(url: httpx.URL) -> str:
+    """The URL with the values of secret-looking query parameters replaced by ***."""
+    if not url.query:
+        return str(url)
+    params = [(k, MASK if is_secret_name(k) else v) for k, v in url.params.multi_items()]
+    return redact(str(url.copy_with(params=params)))
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RequestRate:
+    """At most `per_second` requests a second, with bursts up to `burst`."""
+
+    def __init__(self, per_second: float, burst: int = 1) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.per_second = per_second
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self, cost: float = 1) -> float:
+        """Wait until a request may go; returns the seconds waited."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.per_second)
+            self._stamp = now
+            self._tokens -= 1
+            delay = -self._tokens / self.per_second if self._tokens < 0 else 0.0
+        if delay:
+            time.sleep(delay)
+            self.waited += delay
+        return delay
+
+
+class CostBucket:
+    """A leaky bucket of cost points (Shopify's GraphQL cost, Lightspeed's drip).
+
+    `acquire(cost)` waits until the bucket should hold `cost` points;
+    `update(available, size, restore_rate)` corrects the estimate from what the
+    remote reported in its last response.
+    """
+
+    def __init__(self, size: float, restore_rate: float) -> None:
+        if size <= 0 or restore_rate <= 0:
+            raise ValueError("size and restore_rate must be positive")
+        self.size = size
+        self.restore_rate = restore_rate
+        self._available = float(size)
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def _refill(self, now: float) -> None:
+        self._available = min(self.size, self._available + (now - self._stamp) * self.restore_rate)
+        self._stamp = now
+
+    @property
+    def available(self) -> float:
+        with self._lock:
+            self._refill(time.monotonic())
+            return self._available
+
+    def acquire(self, cost: float = 1) -> float:
+        """Wait until `cost` points are available and spend them; returns the seconds waited."""
+        cost = min(cost, self.size)
+        with self._lock:
+            self._refill(time.monotonic())
+            delay = max(0.0, (cost - self._available) / self.restore_rate)
+            self._available -= cost
+        if delay:
+            time.sleep(delay)
+            self.waited += delay
+        return delay
+
+    def refund(self, points: float) -> None:
+        """Give back points that were reserved but not spent (the actual cost was lower)."""
+        with self._lock:
+            self._available = min(self.size, self._available + points)
+
+    def update(
+        self, available: float, size: float | None = None, restore_rate: float | None = None
+    ) -> None:
+        """Take the remote's own account of the bucket."""
+        with self._lock:
+            if size:
+                self.size = size
+            if restore_rate:
+                self.restore_rate = restore_rate
+            self._available = min(self.size, available)
+            self._stamp = time.monotonic()
+
+
+Limiter = RequestRate | CostBucket
+
+
+class HttpClient:
+    """An httpx client with the host's timeouts, retries, rate limiting and error mapping.
+
+    Subclass and override `error_message` to extract the remote's own words from
+    an error body, or `observe` to feed a CostBucket from response headers.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retries: int = 5,
+        max_backoff: float = 60.0,
+        limiter: Limiter | None = None,
+        name: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name or httpx.URL(base_url).host
+        self.limiter = limiter
+        self.retries = max(1, retries)
+        self.max_backoff = max_backoff
+        self.waited = 0.0  # seconds spent waiting on rate limits (limiter and Retry-After)
+        self._sleep = sleep
+        for header, value in (headers or {}).items():
+            if is_secret_name(header):
+                redactor.add(value)
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- hooks for subclasses -------------------------------------------------------------
+
+    def error_message(self, response: httpx.Response) -> str:
+        """The remote's own words from an error response (override per API)."""
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text.strip()
+            return text[:500] or response.reason_phrase
+        if isinstance(body, dict):
+            for key in ("message", "error_description", "error", "errors", "detail", "title"):
+                if body.get(key):
+                    value = body[key]
+                    return value if isinstance(value, str) else str(value)[:500]
+        return str(body)[:500]
+
+    def observe(self, response: httpx.Response) -> None:
+        """Called with every response, to update a limiter from the remote's headers."""
+
+    # --- requests -------------------------------------------------------------------------
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cost: float = 1,
+    ) -> httpx.Response:
+        """Send a request, retrying transient failures; return a 2xx/3xx response or raise."""
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = getattr(exc, "retry_after", None)
+            delay = backoff(state) if hinted is None else min(float(hinted), self.max_backoff)
+            self.waited += delay if isinstance(exc, RateLimited) else 0.0
+            return delay
+
+        backoff = wait_random_exponential(multiplier=0.5, max=self.max_backoff)
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.retries),
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, method, path, params, json, content, data, headers, cost)
+        except _Unreachable as exc:
+            raise RemoteUnavailable(str(exc)) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        json: Any,
+        content: bytes | str | None,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        cost: float,
+    ) -> httpx.Response:
+        if self.limiter is not None:
+            self.waited += self.limiter.acquire(cost)
+        request = self._http.build_request(
+            method, path, params=params, json=json, content=content, data=data, headers=headers
+        )
+        where = f"{method} {redact_url(request.url)}"
+        started = time.perf_counter()
+        try:
+            response = self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{self.name}: {where} timed out ({type(exc).__name__})") from None
+        except httpx.ConnectError as exc:
+            raise _Unreachable(
+                f"{self.name}: cannot connect for {where}: {redact(str(exc))}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"{self.name}: {where} failed: {redact(str(exc))}") from None
+        elapsed = time.perf_counter() - started
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %s in %.3fs headers=%s",
+                where,
+                response.status_code,
+                elapsed,
+                redact_headers(request.headers),
+            )
+        self.observe(response)
+        self._raise_for_status(response, where)
+        return response
+
+    def _raise_for_status(self, response: httpx.Response, where: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        response.read()
+        message = redact(self.error_message(response))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status in (401, 403):
+            raise AuthError(f"{self.name} refused the credentials ({status}): {message}")
+        if status == 429:
+            raise RateLimited(f"{self.name}: rate limited on {where}: {message}", retry_after)
+        if status >= 500 or status == 408:
+            raise TransientError(f"{self.name}: {where} answered {status}: {message}", retry_after)
+        raise RemoteRejected(f"{self.name} rejected {where} ({status}): {message}", status=status)
+
+
+class _Unreachable(TransientError):
+    """A connection that could not be made; retried, then raised as RemoteUnavailable."""

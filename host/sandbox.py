@@ -1,0 +1,183 @@
+"""The base of every emulator: a real HTTP server on 127.0.0.1 (DESIGN §9).
+
+A sandbox subclass provides Starlette routes that speak the remote's documented
+API, keeps the remote's records in memory, and implements `seed`, `dump` and
+`connection_settings`. The base runs the server (uvicorn, in a thread, on an
+ephemeral port), records every request it answered, and finds the third-party
+specs the subclass validates against.
+
+    with MySandbox() as sandbox:
+        plugin = MyPlugin(MyPlugin.Settings(**sandbox.connection_settings()))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+_warned: set[str] = set()
+
+
+def specs_dir() -> Path | None:
+    """Where the third-party specs are read in place: $IHOST_SPECS_DIR, else
+    ../shared/specs beside the repository root; None (with one warning) when absent."""
+    configured = os.environ.get("IHOST_SPECS_DIR")
+    candidate = (
+        Path(configured)
+        if configured
+        else Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+    )
+    if candidate.is_dir():
+        return candidate
+    if str(candidate) not in _warned:
+        _warned.add(str(candidate))
+        log.warning(
+            "specs not found at %s (set IHOST_SPECS_DIR): sandboxes run without validation",
+            candidate,
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the sandbox answered."""
+
+    method: str
+    path: str
+    status: int
+
+
+class _CallRecorder:
+    """ASGI middleware that appends a Call for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, calls: list[Call], lock: threading.RLock) -> None:
+        self.app = app
+        self.calls = calls
+        self.lock = lock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            with self.lock:
+                self.calls.append(Call(scope["method"], scope["path"], status))
+
+
+class Sandbox:
+    """A remote system emulated in memory behind a real HTTP server."""
+
+    #: The plugin name this sandbox emulates (equals its `ihost.sandboxes` entry point).
+    name = "sandbox"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url: str | None = None
+
+    # --- for subclasses -------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        """The Starlette routes of the emulated API."""
+        raise NotImplementedError
+
+    def seed(self, kind: str, records: list[dict[str, Any]]) -> None:
+        """Load records of `kind` in the remote's native JSON shape."""
+        raise NotImplementedError
+
+    def dump(self, kind: str) -> list[dict[str, Any]]:
+        """The records of `kind` the sandbox holds, in the remote's native JSON shape."""
+        raise NotImplementedError
+
+    def connection_settings(self) -> dict[str, Any]:
+        """Settings for the plugin's Settings model that point it at this sandbox."""
+        raise NotImplementedError
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def app(self) -> ASGIApp:
+        return _CallRecorder(Starlette(routes=self.routes()), self.calls, self.lock)
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self._base_url
+
+    def start(self) -> str:
+        """Start serving; returns the base URL (http://127.0.0.1:PORT)."""
+        if self._base_url is not None:
+            return self._base_url
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"sandbox-{self.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"sandbox {self.name} did not start")
+            time.sleep(0.01)
+        host, port = sock.getsockname()[:2]
+        self.port = port
+        self._base_url = f"http://{host}:{port}"
+        return self._base_url
+
+    def stop(self) -> None:
+        """Stop serving; safe to call twice."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        self._base_url = None
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def calls_to(self, path_prefix: str, method: str | None = None) -> list[Call]:
+        """The calls answered under `path_prefix` (optionally of one method)."""
+        with self.lock:
+            return [
+                c
+                for c in self.calls
+                if c.path.startswith(path_prefix) and (method is None or c.method == method)
+            ]

@@ -1,0 +1,110 @@
+"""The store's tables (DESIGN §7), in SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and read back timezone aware, SQLite included."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the store keeps only timezone-aware datetimes")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+Json = sa.JSON(none_as_null=True)
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+#: source record -> target record, with the content hash last written.
+bindings = sa.Table(
+    "bindings",
+    metadata,
+    sa.Column("source", sa.String(128), primary_key=True, doc="source connection"),
+    sa.Column("target", sa.String(128), primary_key=True, doc="target connection"),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("source_key", sa.String(255), primary_key=True),
+    sa.Column("target_id", sa.String(255), nullable=False),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_bindings_target_id", "target", "source", "entity", "target_id"),
+)
+
+#: how far each flow has read its source.
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("flow", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(128), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("status", sa.String(16), nullable=False, doc="running | ok | failed | aborted"),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime()),
+    sa.Column("counts", Json),
+    sa.Column("error", sa.Text),
+)
+
+#: the activity log: keys, actions and messages; never addresses or e-mail in clear.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), index=True),
+    sa.Column("flow", sa.String(128), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("level", sa.String(8), nullable=False, doc="info | warning | error"),
+    sa.Column("record_key", sa.String(255)),
+    sa.Column("action", sa.String(32)),
+    sa.Column("target_id", sa.String(255)),
+    sa.Column("message", sa.Text),
+    sa.Column("payload", Json, doc="purged after retention_days"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(128), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("payload", Json, doc="the source record, purged after retention_days"),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("status", sa.String(16), nullable=False, doc="open | resolved"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("resolved_at", UtcDateTime()),
+    sa.Index("ix_dead_letters_record", "flow", "record_key", "status"),
+)

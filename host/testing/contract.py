@@ -1,0 +1,237 @@
+"""The standard tests every connector passes against its own sandbox.
+
+Subclass `ContractTests` in a plugin's test module and name the plugin and
+sandbox classes; pytest collects the inherited tests:
+
+    from host.testing import ContractTests
+
+    class TestShopifyContract(ContractTests):
+        plugin_class = ShopifyPlugin
+        sandbox_class = ShopifySandbox
+
+The kit checks that declared reads/writes match the implemented hooks, that
+check_connection works and bad credentials raise AuthError, that fetch hooks
+stream, that every declared write round-trips (write, then find or fetch it
+back), and that creating an order, shipment or refund twice creates one.
+
+Override the `samples`, `prepare`, `existing_order_id`, `stock_of` and
+`exists` methods where the remote needs other data or cannot be read back
+through the plugin's own hooks.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import islice
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import SecretStr
+
+from host.capabilities import ENTITIES, hook_mismatches
+from host.errors import AuthError
+from host.models import RECORD_TYPES, Record
+from host.plugins import Connection, PluginInfo, implemented_hooks
+from host.sandbox import Sandbox
+from host.testing import samples
+
+
+def _secret_fields(settings_model: Any) -> list[str]:
+    return [
+        name
+        for name, field in settings_model.model_fields.items()
+        if "SecretStr" in str(field.annotation) or field.annotation is SecretStr
+    ]
+
+
+class ContractTests:
+    """Inherit to run the contract kit against one plugin and its sandbox."""
+
+    plugin_class: ClassVar[type]
+    sandbox_class: ClassVar[type[Sandbox]]
+    sandbox_kwargs: ClassVar[dict[str, Any]] = {}
+    #: entities whose fetch hook must yield at least one record after `prepare`
+    expect_records: ClassVar[set[str]] = set()
+
+    # --- override points ------------------------------------------------------------------
+
+    def samples(self) -> dict[str, Record]:
+        """One record per entity for the write tests."""
+        return {
+            "orders": samples.order(),
+            "products": samples.product(),
+            "stock": samples.stock_level(),
+            "customers": samples.customer(),
+            "shipments": samples.shipment(),
+            "refunds": samples.refund(),
+        }
+
+    def prepare(self, sandbox: Sandbox, connection: Connection) -> None:
+        """Put what the write tests rely on into the remote (the sample product by default)."""
+        if "products" in connection.capabilities.writes:
+            connection.hook.upsert_product(
+                product=self.samples()["products"], existing_id=None, update_info=True
+            )
+
+    def existing_order_id(self, sandbox: Sandbox, connection: Connection) -> str:
+        """A target order to attach shipments and refunds to."""
+        if "orders" not in connection.capabilities.writes:
+            pytest.fail(
+                f"{type(self).__name__}: the plugin does not write orders; override "
+                "existing_order_id() to seed an order in the sandbox and return its id"
+            )
+        order = self.samples()["orders"]
+        return connection.hook.find_order(order=order) or connection.hook.create_order(
+            order=order, order_type=self._order_type(connection), debtor_id=None
+        )
+
+    def stock_of(self, sandbox: Sandbox, connection: Connection, sku: str) -> Decimal | None:
+        """The quantity the remote shows for `sku`, read through fetch_stock by default."""
+        if "stock" not in connection.capabilities.reads:
+            pytest.fail(
+                f"{type(self).__name__}: the plugin does not read stock; override stock_of() "
+                "to read the quantity from the sandbox"
+            )
+        for level in connection.hook.fetch_stock(since=None):
+            if level.sku == sku:
+                return level.on_hand if level.available is None else level.available
+        return None
+
+    def exists(self, sandbox: Sandbox, connection: Connection, entity: str, target_id: str) -> bool:
+        """Whether a shipment or refund with `target_id` exists in the remote."""
+        if entity not in connection.capabilities.reads:
+            pytest.fail(
+                f"{type(self).__name__}: the plugin does not read {entity}; override exists() "
+                "to look the record up in the sandbox"
+            )
+        fetch = getattr(connection.hook, f"fetch_{entity}")
+        return any(record.key == target_id for record in fetch(since=None))
+
+    # --- fixtures -------------------------------------------------------------------------
+
+    @pytest.fixture
+    def sandbox(self) -> Iterator[Sandbox]:
+        with self.sandbox_class(**self.sandbox_kwargs) as running:
+            yield running
+
+    def _connect(self, settings: dict[str, Any]) -> Connection:
+        info = PluginInfo(name=self.plugin_class.name, cls=self.plugin_class)
+        model = self.plugin_class.Settings.model_validate(settings)
+        return Connection(f"contract-{info.name}", info, model)
+
+    @pytest.fixture
+    def connection(self, sandbox: Sandbox) -> Iterator[Connection]:
+        with self._connect(sandbox.connection_settings()) as conn:
+            yield conn
+
+    @staticmethod
+    def _order_type(connection: Connection) -> str:
+        offered = connection.capabilities.order_types
+        return "sales_order" if "sales_order" in offered else sorted(offered)[0]
+
+    # --- the contract ---------------------------------------------------------------------
+
+    def test_declared_capabilities_match_hooks(self) -> None:
+        caps = self.plugin_class.capabilities
+        problems = hook_mismatches(caps, set(implemented_hooks(self.plugin_class)))
+        assert problems == [], f"{self.plugin_class.__name__}: " + "; ".join(problems)
+
+    def test_check_connection(self, connection: Connection) -> None:
+        assert connection.hook.check_connection() is None
+
+    def test_bad_credentials_raise_auth_error(self, sandbox: Sandbox) -> None:
+        settings = dict(sandbox.connection_settings())
+        secrets = _secret_fields(self.plugin_class.Settings)
+        assert secrets, "Settings declares no SecretStr field to hold the credentials"
+        for name in secrets:
+            if settings.get(name):
+                settings[name] = "wrong-" + str(settings[name])
+        with self._connect(settings) as conn, pytest.raises(AuthError):
+            conn.hook.check_connection()
+
+    @pytest.mark.parametrize("entity", ENTITIES)
+    def test_fetch_streams(self, entity: str, sandbox: Sandbox, connection: Connection) -> None:
+        if entity not in self.plugin_class.capabilities.reads:
+            pytest.skip(f"does not read {entity}")
+        self.prepare(sandbox, connection)
+        kwargs: dict[str, Any] = {"since": None}
+        if entity == "orders":
+            kwargs["statuses"] = None
+        result = getattr(connection.hook, f"fetch_{entity}")(**kwargs)
+        assert isinstance(result, Iterator) and not isinstance(result, (list, tuple)), (
+            f"fetch_{entity} must stream (return a generator), got {type(result).__name__}"
+        )
+        assert inspect.isgenerator(result) or hasattr(result, "__next__")
+        records = list(islice(result, 100))
+        for record in records:
+            assert isinstance(record, RECORD_TYPES[entity]), (
+                f"fetch_{entity} yielded {type(record).__name__}"
+            )
+        if entity in self.expect_records:
+            assert records, f"fetch_{entity} yielded nothing"
+
+    @pytest.mark.parametrize("entity", ENTITIES)
+    def test_write_round_trips(self, entity: str, sandbox: Sandbox, connection: Connection) -> None:
+        if entity not in self.plugin_class.capabilities.writes:
+            pytest.skip(f"does not write {entity}")
+        self.prepare(sandbox, connection)
+        sample = self.samples()[entity]
+        hook = connection.hook
+        if entity == "orders":
+            target_id = hook.create_order(
+                order=sample, order_type=self._order_type(connection), debtor_id=None
+            )
+            assert target_id and hook.find_order(order=sample) == target_id
+        elif entity == "customers":
+            assert hook.find_debtor(customer=sample, match_on="email") is None
+            target_id = hook.upsert_debtor(customer=sample, existing_id=None)
+            assert hook.find_debtor(customer=sample, match_on="email") == target_id
+            upper = sample.model_copy(update={"email": sample.email.upper()})
+            assert hook.find_debtor(customer=upper, match_on="email") == target_id
+            assert hook.upsert_debtor(customer=sample, existing_id=target_id) == target_id
+        elif entity == "products":
+            found = hook.find_products(skus=[sample.sku, "IHOST-KIT-DOES-NOT-EXIST"])
+            assert set(found) == {sample.sku}, f"find_products answered {found}"
+            assert hook.upsert_product(product=sample, existing_id=found[sample.sku],
+                                       update_info=False) == found[sample.sku]
+        elif entity == "stock":
+            assert hook.push_stock(levels=[sample]) is None
+            assert self.stock_of(sandbox, connection, sample.sku) == sample.quantity
+        else:
+            order_id = self.existing_order_id(sandbox, connection)
+            create = getattr(hook, "create_shipment" if entity == "shipments" else "create_refund")
+            record_arg = "shipment" if entity == "shipments" else "refund"
+            target_id = create(**{record_arg: sample, "order_id": order_id})
+            assert target_id and self.exists(sandbox, connection, entity, target_id)
+
+    @pytest.mark.parametrize("entity", ["orders", "shipments", "refunds"])
+    def test_create_twice_creates_one(
+        self, entity: str, sandbox: Sandbox, connection: Connection
+    ) -> None:
+        if entity not in self.plugin_class.capabilities.writes:
+            pytest.skip(f"does not write {entity}")
+        self.prepare(sandbox, connection)
+        sample = self.samples()[entity]
+        if entity == "orders":
+            order_type = self._order_type(connection)
+            first = connection.hook.create_order(order=sample, order_type=order_type, debtor_id=None)
+            assert connection.hook.find_order(order=sample) == first
+            second = connection.hook.create_order(
+                order=sample, order_type=order_type, debtor_id=None
+            )
+        else:
+            order_id = self.existing_order_id(sandbox, connection)
+            name = "create_shipment" if entity == "shipments" else "create_refund"
+            record_arg = "shipment" if entity == "shipments" else "refund"
+            create = getattr(connection.hook, name)
+            first = create(**{record_arg: sample, "order_id": order_id})
+            second = create(**{record_arg: sample, "order_id": order_id})
+        assert second == first, f"a second {entity[:-1]} was created: {first} and {second}"
+
+    def test_webhook_without_signature_raises_auth_error(self, connection: Connection) -> None:
+        if not self.plugin_class.capabilities.webhooks:
+            pytest.skip("announces nothing by webhook")
+        with pytest.raises(AuthError):
+            connection.hook.parse_webhook(headers={}, body=b'{"id": 1}')

@@ -1,0 +1,317 @@
+"""Two connectors written from DESIGN.md alone, for the host's own tests.
+
+`testshop` plays a webshop (source of orders, refunds, customers and products
+with variants; target of products, stock, customers and shipments); `testerp`
+plays an accounting system (source of products, stock, customers and shipments;
+target of orders, debtors, products without variants, images or categories,
+stock and refunds). Both talk to the RecordSandbox REST API in sandbox.py over
+real HTTP. Each entity's hooks live in a mixin so that a class implements exactly
+the hooks its capabilities declare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+
+from host import hookimpl
+from host.capabilities import Capabilities
+from host.errors import AuthError, RecordInvalid
+from host.http import HttpClient
+from host.models import (
+    Customer,
+    Order,
+    OrderType,
+    Product,
+    Record,
+    Refund,
+    Shipment,
+    StockLevel,
+    WebhookEvent,
+)
+
+_SKIP = {"id", "source_key", "order_id", "order_type", "debtor_id"}
+
+
+class RecordSettings(BaseModel):
+    base_url: str = Field(description="the system's base URL")
+    token: SecretStr = Field(description="API token")
+    page_size: int = Field(100, ge=1, le=1000, description="records per page when reading")
+    webhook_secret: SecretStr | None = Field(None, description="shared secret of webhooks")
+
+
+class _RecordPlugin:
+    """What both test connectors share: settings, the client and the REST calls."""
+
+    Settings = RecordSettings
+
+    def __init__(self, settings: RecordSettings) -> None:
+        self.settings = settings
+        self.client = HttpClient(
+            settings.base_url,
+            headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
+            retries=3,
+            max_backoff=0.2,
+            name=self.name,  # type: ignore[attr-defined]
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _pages(self, entity: str, since: datetime | None) -> Iterator[dict[str, Any]]:
+        cursor: str | None = "0"
+        while cursor is not None:
+            params = {"limit": self.settings.page_size, "cursor": cursor}
+            if since is not None:
+                params["updated_since"] = since.isoformat()
+            page = self.client.get(f"/api/{entity}", params=params).json()
+            yield from page["items"]
+            cursor = page["next"]
+
+    def _search(self, entity: str, field: str, values: list[str]) -> list[dict[str, Any]]:
+        if not values:
+            return []
+        return self.client.get(f"/api/{entity}/search", params={field: ",".join(values)}).json()[
+            "items"
+        ]
+
+    def _create(self, entity: str, body: dict[str, Any], idempotency_key: str | None = None) -> str:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return str(self.client.post(f"/api/{entity}", json=body, headers=headers).json()["id"])
+
+    def _update(self, entity: str, record_id: str, body: dict[str, Any]) -> str:
+        return str(self.client.put(f"/api/{entity}/{record_id}", json=body).json()["id"])
+
+    @staticmethod
+    def _native(record: Record) -> dict[str, Any]:
+        body = record.model_dump(mode="json", exclude={"extra"})
+        body.update(
+            {k[len("native.") :]: v for k, v in record.extra.items() if k.startswith("native.")}
+        )
+        return body
+
+    @staticmethod
+    def _canonical(model: type[Record], row: dict[str, Any]) -> Any:
+        fields = {k: v for k, v in row.items() if k in model.model_fields and k not in _SKIP}
+        fields.setdefault("key", row["id"])
+        return model.model_validate(fields)
+
+    # --- both sides -----------------------------------------------------------------------
+
+    @hookimpl
+    def check_connection(self) -> None:
+        self.client.get("/api/ping")
+
+
+class CustomersSource:
+    @hookimpl
+    def fetch_customers(self, since: datetime | None) -> Iterator[Customer]:
+        for row in self._pages("customers", since):
+            yield self._canonical(Customer, row)
+
+
+class CustomersTarget:
+    @hookimpl
+    def find_debtor(self, customer: Customer, match_on: str) -> str | None:
+        value = getattr(customer, match_on, None)
+        if not value:
+            raise RecordInvalid(
+                f"customer {customer.key} has no {match_on} to match a debtor on",
+                key=customer.key,
+                field=match_on,
+            )
+        found = self._search("customers", match_on, [str(value)])
+        return str(found[0]["id"]) if found else None
+
+    @hookimpl
+    def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
+        body = self._native(customer)
+        if existing_id:
+            return self._update("customers", existing_id, body)
+        return self._create("customers", body)
+
+
+class OrdersSource:
+    @hookimpl
+    def fetch_orders(self, since: datetime | None, statuses: list[str] | None) -> Iterator[Order]:
+        for row in self._pages("orders", since):
+            if statuses is None or row["status"] in statuses:
+                yield self._canonical(Order, row)
+
+
+class OrdersTarget:
+    @hookimpl
+    def find_order(self, order: Order) -> str | None:
+        found = self._search("orders", "source_key", [order.key])
+        return str(found[0]["id"]) if found else None
+
+    @hookimpl
+    def create_order(self, order: Order, order_type: OrderType, debtor_id: str | None) -> str:
+        body = {
+            **self._native(order),
+            "source_key": order.key,
+            "order_type": order_type,
+            "debtor_id": debtor_id,
+        }
+        return self._create("orders", body, idempotency_key=f"order-{order.key}")
+
+
+class ProductsSource:
+    @hookimpl
+    def fetch_products(self, since: datetime | None) -> Iterator[Product]:
+        for row in self._pages("products", since):
+            yield self._canonical(Product, row)
+
+
+class ProductsTarget:
+    @hookimpl
+    def find_products(self, skus: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for row in self._search("products", "sku", skus):
+            if row["sku"] in skus:
+                found[row["sku"]] = str(row["id"])
+            for variant in row.get("variants") or []:
+                if variant["sku"] in skus:
+                    found[variant["sku"]] = f"{row['id']}/{variant['sku']}"
+        return found
+
+    @hookimpl
+    def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
+        body = self._native(product)
+        if existing_id is None:
+            return self._create("products", body)
+        product_id = existing_id.split("/")[0]
+        if not update_info:
+            body = {k: body[k] for k in ("price", "ean", "active", "cost_price", "variants")}
+        return self._update("products", product_id, body)
+
+
+class StockSource:
+    @hookimpl
+    def fetch_stock(self, since: datetime | None) -> Iterator[StockLevel]:
+        for row in self._pages("stock", since):
+            yield self._canonical(StockLevel, row)
+
+
+class StockTarget:
+    @hookimpl
+    def push_stock(self, levels: list[StockLevel]) -> None:
+        self.client.post(
+            "/api/stock",
+            json={
+                "levels": [
+                    {"sku": lv.sku, "quantity": str(lv.quantity), "managed": lv.managed}
+                    for lv in levels
+                ]
+            },
+        )
+
+
+class ShipmentsSource:
+    @hookimpl
+    def fetch_shipments(self, since: datetime | None) -> Iterator[Shipment]:
+        for row in self._pages("shipments", since):
+            yield self._canonical(Shipment, row)
+
+
+class ShipmentsTarget:
+    @hookimpl
+    def create_shipment(self, shipment: Shipment, order_id: str) -> str:
+        body = {**self._native(shipment), "order_id": order_id, "source_key": shipment.key}
+        return self._create("shipments", body, idempotency_key=f"shipment-{shipment.key}")
+
+
+class RefundsSource:
+    @hookimpl
+    def fetch_refunds(self, since: datetime | None) -> Iterator[Refund]:
+        for row in self._pages("refunds", since):
+            yield self._canonical(Refund, row)
+
+
+class RefundsTarget:
+    @hookimpl
+    def create_refund(self, refund: Refund, order_id: str) -> str:
+        body = {**self._native(refund), "order_id": order_id, "source_key": refund.key}
+        return self._create("refunds", body, idempotency_key=f"refund-{refund.key}")
+
+
+class ShopPlugin(
+    OrdersSource,
+    RefundsSource,
+    CustomersSource,
+    ProductsSource,
+    CustomersTarget,
+    ProductsTarget,
+    StockTarget,
+    ShipmentsTarget,
+    _RecordPlugin,
+):
+    """A webshop for the host's tests: sells configurable products, announces orders."""
+
+    name = "testshop"
+    title = "Test shop (ihost's own tests)"
+    capabilities = Capabilities(
+        reads={"orders", "refunds", "customers", "products"},
+        writes={"products", "stock", "customers", "shipments"},
+        product_types={"simple", "configurable"},
+        variants=True,
+        images=10,
+        variant_images=1,
+        categories=True,
+        attributes=True,
+        split_shipments=True,
+        stock_batch=250,
+        webhooks={"orders"},
+        rate_limit="none",
+    )
+
+    @hookimpl
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
+        secret = self.settings.webhook_secret
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if secret is None:
+            raise AuthError("testshop: no webhook_secret is configured")
+        expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, lowered.get("x-test-signature", "")):
+            raise AuthError("testshop: webhook signature does not match")
+        payload = json.loads(body)
+        return WebhookEvent(
+            connection=self.name,
+            entity=payload["entity"],
+            keys=payload["keys"],
+            event_id=lowered.get("x-test-event-id"),
+        )
+
+
+class ErpPlugin(
+    ProductsSource,
+    StockSource,
+    CustomersSource,
+    ShipmentsSource,
+    OrdersTarget,
+    CustomersTarget,
+    ProductsTarget,
+    StockTarget,
+    RefundsTarget,
+    _RecordPlugin,
+):
+    """An accounting system for the host's tests: keeps debtors, sales orders, credits."""
+
+    name = "testerp"
+    title = "Test ERP (ihost's own tests)"
+    capabilities = Capabilities(
+        reads={"products", "stock", "customers", "shipments"},
+        writes={"orders", "customers", "products", "stock", "refunds"},
+        product_types={"simple"},
+        order_types={"sales_order", "invoice"},
+        stock_batch=100,
+        rate_limit="5 requests/s",
+    )
