@@ -64,6 +64,8 @@ def _setup_logging(verbose: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    for chatty in ("httpcore", "stevedore", "uvicorn"):  # their debug lines drown ours
+        logging.getLogger(chatty).setLevel(logging.INFO if verbose > 2 else logging.WARNING)
 
 
 def _echo_json(data: Any) -> None:
@@ -78,7 +80,9 @@ def _echo_json(data: Any) -> None:
     metavar="FILE",
     help="Config file (default: $IHOST_CONFIG, else ./ihost.toml).",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v", "--verbose", count=True, help="More log output (-vv debug, -vvv with libraries)."
+)
 @click.version_option(__version__, prog_name="ihost")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:

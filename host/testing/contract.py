@@ -194,8 +194,12 @@ class ContractTests:
         elif entity == "products":
             found = hook.find_products(skus=[sample.sku, "IHOST-KIT-DOES-NOT-EXIST"])
             assert set(found) == {sample.sku}, f"find_products answered {found}"
-            assert hook.upsert_product(product=sample, existing_id=found[sample.sku],
-                                       update_info=False) == found[sample.sku]
+            assert (
+                hook.upsert_product(
+                    product=sample, existing_id=found[sample.sku], update_info=False
+                )
+                == found[sample.sku]
+            )
         elif entity == "stock":
             assert hook.push_stock(levels=[sample]) is None
             assert self.stock_of(sandbox, connection, sample.sku) == sample.quantity
@@ -216,7 +220,9 @@ class ContractTests:
         sample = self.samples()[entity]
         if entity == "orders":
             order_type = self._order_type(connection)
-            first = connection.hook.create_order(order=sample, order_type=order_type, debtor_id=None)
+            first = connection.hook.create_order(
+                order=sample, order_type=order_type, debtor_id=None
+            )
             assert connection.hook.find_order(order=sample) == first
             second = connection.hook.create_order(
                 order=sample, order_type=order_type, debtor_id=None
@@ -228,6 +234,7 @@ class ContractTests:
             create = getattr(connection.hook, name)
             first = create(**{record_arg: sample, "order_id": order_id})
             second = create(**{record_arg: sample, "order_id": order_id})
+        assert first, f"creating the {entity[:-1]} returned no target id"
         assert second == first, f"a second {entity[:-1]} was created: {first} and {second}"
 
     def test_webhook_without_signature_raises_auth_error(self, connection: Connection) -> None:

@@ -1,7 +1,7 @@
 """A small JSON REST system for the host's own tests, served on 127.0.0.1.
 
 API (every call needs ``Authorization: Bearer <token>``, else 401
-``{"error": "invalid token"}``):
+``{"error": "invalid token in '<the header given>'"}``):
 
 - ``GET  /api/ping``
 - ``GET  /api/{entity}?updated_since=ISO&limit=N&cursor=C`` -> ``{"items": [...], "next": C|null}``,
@@ -90,7 +90,9 @@ class RecordSandbox(Sandbox):
 
     def _guard(self, request: Request) -> Response | None:
         if not self._authorised(request):
-            return JSONResponse({"error": "invalid token"}, status_code=401)
+            # like some real APIs, it repeats what it was given: the host must redact it
+            given = request.headers.get("authorization", "")
+            return JSONResponse({"error": f"invalid token in {given!r}"}, status_code=401)
         entity = request.path_params.get("entity")
         if entity is not None and entity not in ENTITIES:
             return JSONResponse({"error": f"no such collection: {entity}"}, status_code=404)

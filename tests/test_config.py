@@ -1,0 +1,183 @@
+"""`ihost config validate` and the config loader, as a user meets them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_ihost
+
+from host.config import load_config
+from host.errors import ConfigError
+from host.plugins import discover
+
+GOOD = """
+[store]
+url = "sqlite:///state/ihost.db"
+retention_days = 7
+
+[connections.shop]
+plugin = "testshop"
+base_url = "http://127.0.0.1:9"
+token = "${SHOP_TOKEN}"
+
+[connections.erp]
+plugin = "testerp"
+base_url = "http://127.0.0.1:9"
+token = "${ERP_TOKEN}"
+page_size = 50
+
+[flows.shop-orders]
+kind = "orders"
+source = "shop"
+target = "erp"
+schedule = "every 5m"
+[flows.shop-orders.settings]
+statuses = ["paid"]
+order_type = "invoice"
+[flows.shop-orders.mapping]
+payment_method = { shopify_payments = "IDEAL", "*" = "OTHER" }
+
+[flows.erp-stock]
+kind = "stock"
+source = "erp"
+target = "shop"
+schedule = "*/10 * * * *"
+"""
+
+ENV = {"SHOP_TOKEN": "shop-secret-value-123", "ERP_TOKEN": "erp-secret-value-456"}
+
+
+def write(tmp_path: Path, text: str, name: str = "ihost.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_valid_config(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    result = run_ihost("-c", str(path), "config", "validate", env=ENV)
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"{path}: ok (2 connections, 2 flows)"
+
+    config = load_config(path, discover(), environ=ENV)
+    assert config.store_url == f"sqlite:///{tmp_path / 'state' / 'ihost.db'}"
+    assert config.retention_days == 7
+    erp = config.connections["erp"].settings
+    assert erp.page_size == 50 and erp.token.get_secret_value() == ENV["ERP_TOKEN"]
+    flow = config.flows["shop-orders"]
+    assert (flow.kind, flow.source, flow.target) == ("orders", "shop", "erp")
+    assert flow.settings["order_type"] == "invoice"
+    assert flow.mapping["payment_method"]["*"] == "OTHER"
+
+
+def test_config_found_by_env_var_and_in_working_directory(tmp_path: Path) -> None:
+    elsewhere = write(tmp_path, GOOD, "custom.toml")
+    by_env = run_ihost("config", "validate", env={**ENV, "IHOST_CONFIG": str(elsewhere)})
+    assert by_env.code == 0 and "custom.toml: ok" in by_env.out
+    write(tmp_path, GOOD)
+    in_cwd = run_ihost("config", "validate", cwd=tmp_path, env=ENV)
+    assert in_cwd.code == 0 and in_cwd.out.startswith("ihost.toml: ok")
+
+
+def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> None:
+    text = (
+        GOOD.replace("page_size = 50", "page_sise = 50")
+        .replace('token = "${ERP_TOKEN}"', 'token = "${ERP_TOKN}"')
+        .replace('plugin = "testshop"', 'plugin = "shopify"')
+    )
+    path = write(tmp_path, text)
+    result = run_ihost("-c", str(path), "config", "validate", env=ENV)
+    assert result.code == 2
+    assert "Traceback" not in result.output
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        "ihost.toml: [connections.shop] plugin: no plugin 'shopify' is installed; install it "
+        "with: pip install ihost-shopify (installed: testerp, testshop)",
+        "ihost.toml: [connections.erp] token: environment variable ERP_TOKN is not set",
+        "ihost.toml: [connections.erp] page_sise: unknown key (did you mean 'page_size'?); "
+        "allowed: base_url, page_size, token, webhook_secret",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('kind = "stock"', 'kind = "stok"'),
+            "ihost.toml: [flows.erp-stock] kind: must be one of orders, products, stock, "
+            "customers, shipments, refunds",
+        ),
+        (
+            ('order_type = "invoice"', 'order_type = "quote"'),
+            "ihost.toml: [flows.shop-orders.settings] order_type: 'quote' is not an order type "
+            "of testerp (it offers: invoice, sales_order)",
+        ),
+        (
+            ('source = "erp"', 'source = "shop"'),
+            "ihost.toml: [flows.erp-stock] source: connection 'shop' (testshop) does not read "
+            "stock",
+        ),
+        (
+            ('target = "shop"', 'target = "warehouse"'),
+            "ihost.toml: [flows.erp-stock] target: no connection 'warehouse' is configured",
+        ),
+        (
+            ('schedule = "every 5m"', 'schedule = "hourly"'),
+            "ihost.toml: [flows.shop-orders] schedule: 'hourly' is neither \"every N[s|m|h|d]\" "
+            "nor a 5-field cron expression",
+        ),
+        (
+            ("retention_days = 7", "retention_days = 0"),
+            "ihost.toml: [store] retention_days: must be a whole number of days, at least 1",
+        ),
+        (
+            ("[store]", "[stor]"),
+            "ihost.toml: stor: unknown key (did you mean 'store'?); allowed: connections, flows, "
+            "store",
+        ),
+        (
+            ("page_size = 50", 'page_size = "many"'),
+            "ihost.toml: [connections.erp] page_size: Input should be a valid integer, unable to "
+            "parse string as an integer",
+        ),
+        (
+            ('base_url = "http://127.0.0.1:9"\ntoken = "${ERP_TOKEN}"', 'token = "${ERP_TOKEN}"'),
+            "ihost.toml: [connections.erp] base_url: required key is missing",
+        ),
+        (
+            ('schedule = "every 5m"', 'schedule = "every 5m"\nsettngs = {}'),
+            "ihost.toml: [flows.shop-orders] settngs: unknown key (did you mean 'settings'?); "
+            "allowed: enabled, kind, mapping, schedule, settings, source, target",
+        ),
+    ],
+)
+def test_single_problem(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    assert change[0] in GOOD
+    path = write(tmp_path, GOOD.replace(*change, 1))
+    result = run_ihost("-c", str(path), "config", "validate", env=ENV)
+    assert result.code == 2, result.out
+    assert result.err.splitlines() == [expected]
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    missing = run_ihost("-c", str(tmp_path / "nope.toml"), "config", "validate")
+    assert missing.code == 2
+    assert missing.err.strip() == (
+        f"{tmp_path / 'nope.toml'}: no such config file (use -c FILE, $IHOST_CONFIG or "
+        "./ihost.toml)"
+    )
+    broken = write(tmp_path, "[connections.shop\nplugin = 1")
+    result = run_ihost("-c", str(broken), "config", "validate")
+    assert result.code == 2 and len(result.err.splitlines()) == 1
+    assert result.err.startswith("ihost.toml: not valid TOML: ")
+
+
+def test_dollar_escape_and_loader_errors(tmp_path: Path) -> None:
+    text = GOOD.replace('token = "${SHOP_TOKEN}"', 'token = "pa$$word-${SHOP_TOKEN}"')
+    config = load_config(write(tmp_path, text), discover(), environ=ENV)
+    token = config.connections["shop"].settings.token.get_secret_value()
+    assert token == "pa$word-shop-secret-value-123"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD), discover(), environ={})
+    assert len(info.value.problems) == 2
