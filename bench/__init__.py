@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): throughput and memory, printed, never asserted in tests."""
