@@ -243,12 +243,14 @@ def check(obj: Context, connection: str) -> None:
         except ConfigError:
             raise
         except IntegrationError as exc:
-            raise _Unreachable(f"{label}: {exc}") from None
+            raise _CheckFailed(f"{label}: {exc}") from None
         elapsed = time.perf_counter() - started
     click.echo(f"{label}: ok ({elapsed:.2f}s)")
 
 
-class _Unreachable(IntegrationError):
+class _CheckFailed(IntegrationError):
+    """Any failure of a connection check means: unreachable or unauthorised (exit 3)."""
+
     exit_code = 3
 
 
