@@ -269,6 +269,292 @@ def validate(obj: Context) -> None:
     )
 
 
+# --- running flows ------------------------------------------------------------------------
+
+
+class _Progress:
+    """A rich progress line on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        self.tty = sys.stderr.isatty()
+        self._last = time.monotonic()
+        self._bar: Any = None
+        if self.tty:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._bar.add_task(flow, total=None)
+            self._bar.start()
+
+    @staticmethod
+    def _summary(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+    def __call__(self, report: Any) -> None:
+        text = f"{self.flow}: {self._summary(report.counts)}"
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+        elif time.monotonic() - self._last >= 5:
+            self._last = time.monotonic()
+            click.echo(text, err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _print_report(report: Any, limit: int = 50) -> None:
+    data = report.as_dict()
+    counts = " · ".join(f"{k} {v}" for k, v in data["counts"].items())
+    mode = ", dry run: nothing written" if data["dry_run"] else ""
+    click.echo(f"{data['flow']} ({data['kind']}{mode}): {counts}")
+    shown = [a for a in data["actions"] if a["action"] != "unchanged"]
+    if shown:
+        table = Table("record", "action", "target id", "reason / changes")
+        for action in shown[:limit]:
+            detail = action["reason"] or ""
+            if action.get("changes"):
+                detail = "; ".join(
+                    f"{name}: {old!r} -> {new!r}" for name, (old, new) in action["changes"].items()
+                )
+            table.add_row(action["key"], action["action"], action["target_id"] or "", detail)
+        Console().print(table)
+        more = len(shown) - limit + data["actions_omitted"]
+        if more > 0:
+            click.echo(f"... and {more} more: ihost logs {data['flow']}")
+
+
+@cli.command(name="run")
+@click.argument("flow")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--full", is_flag=True, help="Read everything, ignoring the flow's cursor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_obj
+def run_command(obj: Context, flow: str, dry_run: bool, full: bool, as_json: bool) -> None:
+    """Run FLOW once. Exit 1 when a record failed, 3 when the remote is unreachable."""
+    from host.runner import Runner
+
+    config = obj.config()
+    if flow not in config.flows:
+        known = ", ".join(config.flows) or "none"
+        raise ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
+    progress = _Progress(flow)
+    try:
+        report = Runner(
+            config, flow, obj.registry, dry_run=dry_run, full=full, progress=progress
+        ).run()
+    finally:
+        progress.close()
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        _print_report(report)
+    if report.error:
+        click.echo(f"ihost: {flow} {report.status}: {report.error}", err=True)
+    click.get_current_context().exit(report.exit_code)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def deadletters(ctx: click.Context) -> None:
+    """Records that failed: list, show, retry, resolve (default: list the open ones)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_letters)
+
+
+def _store(obj: Context) -> Any:
+    from host.store import Store
+
+    config = obj.config()
+    return config, Store(config.store_url, config.retention_days)
+
+
+def _letter_dict(letter: Any, payload: bool = False) -> dict[str, Any]:
+    data = {
+        "id": letter.id,
+        "flow": letter.flow,
+        "entity": letter.entity,
+        "record_key": letter.record_key,
+        "status": letter.status,
+        "attempts": letter.attempts,
+        "error": letter.error,
+        "created_at": letter.created_at.isoformat(),
+        "updated_at": letter.updated_at.isoformat(),
+        "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
+    }
+    if payload:
+        data["payload"] = letter.payload
+    return data
+
+
+@deadletters.command(name="list")
+@click.option("--flow", help="Only this flow's.")
+@click.option("--all", "everything", is_flag=True, help="Resolved ones too.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def list_letters(
+    obj: Context, flow: str | None = None, everything: bool = False, as_json: bool = False
+) -> None:
+    """List dead letters (open ones by default)."""
+    _, store = _store(obj)
+    letters = store.list_dead_letters(status=None if everything else "open", flow=flow)
+    if as_json:
+        _echo_json({"dead_letters": [_letter_dict(d) for d in letters]})
+        return
+    if not letters:
+        click.echo("No dead letters." if everything else "No open dead letters.")
+        return
+    table = Table("id", "flow", "record", "attempts", "status", "error")
+    for d in letters:
+        table.add_row(str(d.id), d.flow, d.record_key, str(d.attempts), d.status, d.error)
+    Console().print(table)
+
+
+@deadletters.command(name="show")
+@click.argument("letter_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show_letter(obj: Context, letter_id: int, as_json: bool) -> None:
+    """Show one dead letter with the record it holds."""
+    _, store = _store(obj)
+    letter = store.get_dead_letter(letter_id)
+    if letter is None:
+        raise ConfigError(f"no dead letter {letter_id}")
+    data = _letter_dict(letter, payload=True)
+    if as_json:
+        _echo_json(data)
+        return
+    for key, value in data.items():
+        if key != "payload":
+            click.echo(f"{key}: {value}")
+    if letter.payload is None:
+        click.echo("payload: purged (older than retention_days)")
+    else:
+        click.echo("payload:")
+        click.echo(redact(json.dumps(letter.payload, indent=2, default=str)))
+
+
+@deadletters.command(name="retry")
+@click.argument("letter_ids", type=int, nargs=-1)
+@click.option("--flow", help="Retry every open dead letter of this flow.")
+@click.pass_obj
+def retry_letters(obj: Context, letter_ids: tuple[int, ...], flow: str | None) -> None:
+    """Write the records of dead letters again; those that go through are resolved."""
+    from host.models import RECORD_TYPES
+    from host.runner import Runner
+
+    config, store = _store(obj)
+    if letter_ids:
+        letters = [store.get_dead_letter(i) for i in letter_ids]
+        missing = [str(i) for i, d in zip(letter_ids, letters, strict=True) if d is None]
+        if missing:
+            raise ConfigError(f"no dead letter {', '.join(missing)}")
+    elif flow:
+        letters = store.list_dead_letters(flow=flow)
+    else:
+        raise click.UsageError("give dead letter ids, or --flow FLOW")
+    by_flow: dict[str, list[Any]] = {}
+    exit_code = 0
+    for letter in letters:
+        if letter.status != "open":
+            click.echo(f"dead letter {letter.id}: already resolved")
+            continue
+        if letter.flow not in config.flows:
+            click.echo(f"dead letter {letter.id}: flow {letter.flow!r} is no longer configured")
+            exit_code = 1
+            continue
+        try:
+            record = RECORD_TYPES[letter.entity].model_validate(letter.payload)
+        except Exception:
+            why = "payload purged" if letter.payload is None else "payload is not a valid record"
+            click.echo(f"dead letter {letter.id}: cannot retry ({why}); fix it at the source")
+            exit_code = 1
+            continue
+        by_flow.setdefault(letter.flow, []).append((letter, record))
+    for flow_name, items in by_flow.items():
+        report = Runner(config, flow_name, obj.registry, store=store).run(
+            records=[record for _, record in items]
+        )
+        if report.error:
+            raise _CheckFailed(f"{flow_name}: {report.error}")
+        for letter, _ in items:
+            now = store.get_dead_letter(letter.id)
+            if now.status == "resolved":
+                click.echo(f"dead letter {letter.id} ({letter.record_key}): resolved")
+            else:
+                click.echo(
+                    f"dead letter {letter.id} ({letter.record_key}): failed again: {now.error}"
+                )
+                exit_code = 1
+    click.get_current_context().exit(exit_code)
+
+
+@deadletters.command(name="resolve")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.pass_obj
+def resolve_letters(obj: Context, letter_ids: tuple[int, ...]) -> None:
+    """Mark dead letters resolved without writing them (you fixed it by hand)."""
+    _, store = _store(obj)
+    for letter_id in letter_ids:
+        if store.resolve_dead_letters(letter_id=letter_id):
+            click.echo(f"dead letter {letter_id}: resolved")
+        else:
+            raise ConfigError(f"no open dead letter {letter_id}")
+
+
+@cli.command()
+@click.argument("flow", required=False)
+@click.option("--run", "run_id", type=int, help="The events of this run.")
+@click.option("--limit", default=10, show_default=True, help="How many runs to list.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json: bool) -> None:
+    """The activity log: recent runs and what each read and wrote (keys and actions)."""
+    _, store = _store(obj)
+    runs = store.list_runs(flow, limit=limit)
+    shown = run_id if run_id is not None else (runs[0]["id"] if runs else None)
+    events = list(reversed(store.list_events(run_id=shown, limit=100_000))) if shown else []
+    for event in events:
+        event.pop("payload", None)
+    if as_json:
+        _echo_json({"runs": runs, "run": shown, "events": events})
+        return
+    if not runs:
+        click.echo("No runs yet.")
+        return
+    table = Table("run", "flow", "status", "started", "counts")
+    for r in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if v)
+        dry = " (dry run)" if r["dry_run"] else ""
+        table.add_row(
+            str(r["id"]),
+            r["flow"],
+            r["status"] + dry,
+            r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            counts,
+        )
+    Console().print(table)
+    if shown is not None:
+        click.echo(f"run {shown}:")
+        for e in events:
+            parts = [
+                e["at"].strftime("%H:%M:%S"),
+                e["level"],
+                e["record_key"] or "-",
+                e["action"] or "",
+                e["target_id"] or "",
+                e["message"] or "",
+            ]
+            click.echo("  " + " ".join(p for p in parts if p))
+
+
 # --- sandboxes ----------------------------------------------------------------------------
 
 

@@ -21,7 +21,10 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from host.capabilities import ENTITIES
 from host.errors import ConfigError
-from host.plugins import Connection, Registry, package_for
+from host.flows import Flow, FlowSettings, flow_classes
+from host.mapping import Mapper, compile_mapping
+from host.models import RECORD_TYPES
+from host.plugins import Connection, Registry, package_for, transforms
 from host.secrets import redactor
 
 if sys.version_info >= (3, 11):
@@ -53,12 +56,15 @@ class ConnectionConfig:
 
 @dataclass
 class FlowConfig:
-    """One `[flows.NAME]` table."""
+    """One `[flows.NAME]` table, its settings validated by its flow kind."""
 
     name: str
     kind: str
     source: str
     target: str
+    flow_class: type[Flow]
+    flow_settings: FlowSettings
+    mapper: Mapper
     schedule: str | None = None
     enabled: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
@@ -321,23 +327,51 @@ def _load_flows(
         for key, sub in (("settings", settings), ("mapping", mapping)):
             if not isinstance(sub, dict):
                 problems.add(table, key, "must be a table")
+        settings = settings if isinstance(settings, dict) else {}
+        mapping = mapping if isinstance(mapping, dict) else {}
+        flow_class = flow_classes()[kind]
+        flow_settings = _validate_flow_settings(flow_class, settings, f"{table}.settings", problems)
+        mapper, mapping_problems = compile_mapping(kind, mapping, RECORD_TYPES[kind], transforms)
+        for key, message in mapping_problems:
+            problems.add(f"{table}.mapping", key, message)
         target = connections.get(ends["target"] or "")
-        if kind == "orders" and target is not None and isinstance(settings, dict):
+        if kind == "orders" and target is not None:
             _check_order_type(settings, target, registry, f"{table}.settings", problems)
         enabled = value.get("enabled", True)
         if not isinstance(enabled, bool):
             problems.add(table, "enabled", "must be true or false")
+        if flow_settings is None:
+            continue
         flows[name] = FlowConfig(
             name=name,
             kind=kind,
             source=ends["source"],
             target=ends["target"],
+            flow_class=flow_class,
+            flow_settings=flow_settings,
+            mapper=mapper,
             schedule=schedule,
             enabled=bool(enabled),
-            settings=settings if isinstance(settings, dict) else {},
-            mapping=mapping if isinstance(mapping, dict) else {},
+            settings=settings,
+            mapping=mapping,
         )
     return flows
+
+
+def _validate_flow_settings(
+    flow_class: type[Flow], values: dict[str, Any], table: str, problems: _Problems
+) -> FlowSettings | None:
+    model = flow_class.Settings
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            key = ".".join(str(part) for part in error["loc"]) or None
+            if error["type"] == "extra_forbidden" and key:
+                problems.unknown(table, key, set(model.model_fields))
+            else:
+                problems.add(table, key, error["msg"].removeprefix("Value error, "))
+    return None
 
 
 def _check_order_type(

@@ -58,12 +58,23 @@ class RemoteRejected(IntegrationError):
 
 
 class RecordInvalid(IntegrationError):
-    """A record cannot be written as it is; names the record and the field."""
+    """A record cannot be written as it is; names the record and the field.
 
-    def __init__(self, message: str, key: str | None = None, field: str | None = None) -> None:
+    A source that cannot convert one record yields (not raises) a RecordInvalid with the
+    record's key and its native `payload`: the runner dead-letters it and reads on.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        key: str | None = None,
+        field: str | None = None,
+        payload: object = None,
+    ) -> None:
         super().__init__(message)
         self.key = key
         self.field = field
+        self.payload = payload
 
 
 class CapabilityError(IntegrationError):

@@ -165,6 +165,17 @@ def discover() -> Registry:
     return Registry(plugins)
 
 
+def transforms() -> dict[str, Any]:
+    """The named transforms of the `ihost.transforms` entry point group."""
+    found: dict[str, Any] = {}
+    for entry_point in importlib.metadata.entry_points(group=TRANSFORM_GROUP):
+        try:
+            found[entry_point.name] = entry_point.load()
+        except Exception as exc:
+            log.warning("transform %s failed to load: %s", entry_point.name, exc)
+    return found
+
+
 def _stats_wrapper(hook_name: str) -> Any:
     def wrapper(self: CallStats) -> Any:
         started = time.perf_counter()

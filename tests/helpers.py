@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 IHOST = str(Path(sys.executable).with_name("ihost"))
 
@@ -35,3 +38,35 @@ def run_ihost(*args: str, cwd: Path | None = None, env: dict[str, str] | None = 
         timeout=120,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_config(
+    directory: Path, connections: dict[str, tuple[str, Any]], flows: str, store: str = "ihost.db"
+) -> Path:
+    """An ihost.toml with one connection per (plugin, running sandbox) and the given flows."""
+    parts = [f'[store]\nurl = "sqlite:///{directory / store}"\n']
+    for name, (plugin, sandbox) in connections.items():
+        settings = sandbox.connection_settings()
+        parts.append(
+            f'[connections.{name}]\nplugin = "{plugin}"\nbase_url = "{settings["base_url"]}"\n'
+            f'token = "{settings["token"]}"\n'
+        )
+    parts.append(textwrap.dedent(flows))
+    path = directory / "ihost.toml"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def run_flow(config: Path, flow: str, *args: str) -> tuple[Result, dict[str, Any]]:
+    """`ihost run FLOW --json`; returns the result and the parsed report."""
+    result = run_ihost("-c", str(config), "run", flow, "--json", *args)
+    try:
+        report = json.loads(result.out)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON report (exit {result.code}): {result.output}") from None
+    return result, report
+
+
+def actions(report: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """{record key: (action, target id)} of a report."""
+    return {a["key"]: (a["action"], a["target_id"]) for a in report["actions"]}

@@ -44,6 +44,7 @@ class Binding:
     source_key: str
     target_id: str
     content_hash: str | None
+    snapshot: Any
     updated_at: datetime
 
 
@@ -165,9 +166,13 @@ class Store:
         return Binding(**row._mapping) if row else None
 
     def put_bindings(
-        self, source: str, target: str, entity: str, items: Iterable[tuple[str, str, str | None]]
+        self,
+        source: str,
+        target: str,
+        entity: str,
+        items: Iterable[tuple[str, str, str | None, Any]],
     ) -> None:
-        """Record (source key, target id, content hash) triples, replacing older ones."""
+        """Record (source key, target id, content hash, snapshot) items, replacing older ones."""
         now = utcnow()
         rows = [
             {
@@ -177,9 +182,10 @@ class Store:
                 "source_key": key,
                 "target_id": target_id,
                 "content_hash": content_hash,
+                "snapshot": snapshot,
                 "updated_at": now,
             }
-            for key, target_id, content_hash in items
+            for key, target_id, content_hash, snapshot in items
         ]
         if rows:
             with self.transaction() as db:
@@ -193,8 +199,9 @@ class Store:
         key: str,
         target_id: str,
         content_hash: str | None,
+        snapshot: Any = None,
     ) -> None:
-        self.put_bindings(source, target, entity, [(key, target_id, content_hash)])
+        self.put_bindings(source, target, entity, [(key, target_id, content_hash, snapshot)])
 
     # --- cursors --------------------------------------------------------------------------
 
@@ -365,7 +372,8 @@ class Store:
     # --- retention ------------------------------------------------------------------------
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
-        """Drop payloads of events and dead letters older than retention_days."""
+        """Drop payloads of events and dead letters, and binding snapshots, older than
+        retention_days (they may hold personal data)."""
         cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
         with self.transaction() as db:
             purged_events = db.execute(
@@ -378,4 +386,13 @@ class Store:
                 .where(dead_letters.c.updated_at < cutoff, dead_letters.c.payload.is_not(None))
                 .values(payload=None)
             ).rowcount
-        return {"events": purged_events, "dead_letters": purged_letters}
+            purged_snapshots = db.execute(
+                bindings.update()
+                .where(bindings.c.updated_at < cutoff, bindings.c.snapshot.is_not(None))
+                .values(snapshot=None)
+            ).rowcount
+        return {
+            "events": purged_events,
+            "dead_letters": purged_letters,
+            "snapshots": purged_snapshots,
+        }

@@ -48,6 +48,7 @@ bindings = sa.Table(
     sa.Column("source_key", sa.String(255), primary_key=True),
     sa.Column("target_id", sa.String(255), nullable=False),
     sa.Column("content_hash", sa.String(64)),
+    sa.Column("snapshot", Json, doc="the mapped record last written; purged after retention_days"),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index("ix_bindings_target_id", "target", "source", "entity", "target_id"),
 )

@@ -92,10 +92,9 @@ class _RecordPlugin:
 
     @staticmethod
     def _native(record: Record) -> dict[str, Any]:
+        """The record as this system stores it; extra fields (native.X as X) on top."""
         body = record.model_dump(mode="json", exclude={"extra"})
-        body.update(
-            {k[len("native.") :]: v for k, v in record.extra.items() if k.startswith("native.")}
-        )
+        body.update({k.removeprefix("native."): v for k, v in record.extra.items()})
         return body
 
     @staticmethod

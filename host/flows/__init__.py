@@ -1,0 +1,137 @@
+"""The six flow kinds (DESIGN §4): pure logic over hook calls.
+
+A flow reads records from its source connection, selects, adapts them to the target's
+capabilities and writes them through the target's hooks. The runner (host/runner.py)
+does the rest: mapping, content hashes and bindings, dry-run, dead letters, events
+and the cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from host.models import Record
+from host.plugins import Connection
+from host.store import Binding, Store
+
+Action = Literal["created", "updated", "unchanged", "skipped", "failed"]
+
+
+class FlowSettings(BaseModel):
+    """Settings every flow takes in `[flows.NAME.settings]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retries: int = Field(3, ge=1, le=10, description="attempts for a record on transient errors")
+    retry_backoff: float = Field(
+        1.0, ge=0, le=60, description="seconds before the first retry; doubles each time"
+    )
+
+
+@dataclass
+class Outcome:
+    """What happened to one record (a unit: a flattened variant is a unit of its own)."""
+
+    action: Action
+    target_id: str | None = None
+    reason: str | None = None
+    changes: dict[str, list[Any]] | None = None
+
+
+@dataclass
+class Unit:
+    """One record to write, with its binding key and content snapshot."""
+
+    source_key: str  # the key of the source record it came from
+    key: str  # the binding key
+    record: Any
+    snapshot: dict[str, Any]
+    content_hash: str = ""
+    binding: Binding | None = None
+
+
+@dataclass
+class FlowContext:
+    """What a flow needs from the run."""
+
+    flow: str
+    kind: str
+    source: Connection
+    target: Connection
+    store: Store
+    settings: Any
+    dry_run: bool
+    event: Callable[..., None]  # event(record_key, message, level="warning")
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def content_hash(snapshot: dict[str, Any]) -> str:
+    """A stable hash of a mapped record's content."""
+    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Flow:
+    """Base of a flow kind; subclasses implement `write` (or `write_batch`)."""
+
+    kind: ClassVar[str]
+    Settings: ClassVar[type[FlowSettings]] = FlowSettings
+    #: bound records are never written again (orders, shipments, refunds): they are created once
+    create_once: ClassVar[bool] = False
+    #: write_batch instead of write (stock)
+    batched: ClassVar[bool] = False
+
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+
+    def read(self, since: datetime | None) -> Iterable[Record]:
+        """Stream the source's records changed since `since`."""
+        return getattr(self.ctx.source.hook, f"fetch_{self.kind}")(since=since)
+
+    def select(self, record: Any) -> str | None:
+        """Why this record is not for this flow (skipped), or None to go on."""
+        return None
+
+    def units(self, record: Any) -> Iterator[Unit]:
+        """The records to write for one source record, adapted to the target."""
+        yield self.unit(record.key, record.key, record)
+
+    def unit(self, source_key: str, key: str, record: Any) -> Unit:
+        snapshot = self.snapshot(record)
+        return Unit(source_key, key, record, snapshot, content_hash(snapshot))
+
+    def snapshot(self, record: Any) -> dict[str, Any]:
+        """The content that decides whether a record changed (updated_at left out)."""
+        return record.model_dump(mode="json", exclude={"updated_at"})
+
+    def prepare(self, units: list[Unit]) -> None:
+        """Called with the unbound units of a chunk before they are written (to batch look-ups)."""
+
+    def write(self, unit: Unit) -> Outcome:
+        raise NotImplementedError
+
+    def write_batch(self, units: list[Unit]) -> list[Outcome]:
+        raise NotImplementedError
+
+
+def flow_classes() -> dict[str, type[Flow]]:
+    """The flow class of each kind."""
+    from host.flows.customers import CustomersFlow
+    from host.flows.orders import OrdersFlow
+    from host.flows.products import ProductsFlow
+    from host.flows.refunds import RefundsFlow
+    from host.flows.shipments import ShipmentsFlow
+    from host.flows.stock import StockFlow
+
+    return {
+        cls.kind: cls
+        for cls in (OrdersFlow, ProductsFlow, StockFlow, CustomersFlow, ShipmentsFlow, RefundsFlow)
+    }
