@@ -63,7 +63,7 @@ def run() -> list[tuple[str, float, str]]:
         def write() -> None:
             for start in range(0, len(keys), 1000):
                 chunk = keys[start : start + 1000]
-                store.put_bindings("a", "b", "stock", ((k, k, "h" * 40) for k in chunk))
+                store.put_bindings("a", "b", "stock", ((k, k, "h" * 40, None) for k in chunk))
 
         def read() -> None:
             for start in range(0, len(keys), 1000):

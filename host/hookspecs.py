@@ -15,7 +15,9 @@ remote's terms (name the field). Never return an error as a value.
 Source hooks return an iterable that streams: write them as generators that page
 through the remote, never build a list of everything. Yield records ordered by
 `updated_at` ascending where the remote allows it; the runner advances the
-flow's cursor only past records it has finished.
+flow's cursor only past records it has finished. A record the connector cannot
+convert is yielded as a RecordInvalid (see host.models.record_or_invalid), never
+raised: a raised exception ends the stream, and the run with it.
 
 Target hooks are called once per record (push_stock once per batch). Writes must
 be safe to repeat for the same record key (see each hook).
@@ -200,18 +202,22 @@ def push_stock(levels: list[StockLevel]) -> None:
 
 
 @hookspec(firstresult=True)
-def create_shipment(shipment: Shipment, order_id: str) -> str:
+def create_shipment(shipment: Shipment, order_id: str | None) -> str:
     """Create the shipment (carrier, tracking number and URL) for target order `order_id`.
 
+    The runner finds `order_id` through the bindings of the orders flow; when no binding
+    is known it passes None, and the connector looks the order up by
+    `shipment.order_number` (raise RecordInvalid naming order_number when it cannot).
     Return the target id. Safe to repeat: a second call for the same shipment key
     returns the existing shipment instead of creating another.
     """
 
 
 @hookspec(firstresult=True)
-def create_refund(refund: Refund, order_id: str) -> str:
+def create_refund(refund: Refund, order_id: str | None) -> str:
     """Create the refund (or credit note) for target order `order_id`; return its id.
 
+    `order_id` None: look the order up by `refund.order_number`, as for shipments.
     Safe to repeat: a second call for the same refund key returns the existing one.
     """
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from host.codes import COUNTRIES, CURRENCIES
+from host.errors import RecordInvalid
 
 
 def _refuse_float(value: Any) -> Any:
@@ -272,6 +273,20 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "shipments": Shipment,
     "refunds": Refund,
 }
+
+
+def record_or_invalid(
+    model: type[Record], data: dict[str, Any], key: str, payload: Any = None
+) -> Record | RecordInvalid:
+    """Validate `data` as `model`; a record that does not validate comes back as a
+    RecordInvalid (naming the record and the field) for a source to yield, not raise."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        noun = {"StockLevel": "stock level"}.get(model.__name__, model.__name__.lower())
+        problems = validation_problems(exc, f"{noun} {key}")
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else None
+        return RecordInvalid("; ".join(problems), key=key, field=field, payload=payload)
 
 
 def validation_problems(error: ValidationError, record: str | None = None) -> list[str]:

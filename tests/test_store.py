@@ -23,14 +23,16 @@ def test_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
 def test_bindings(ihost_store: Store) -> None:
     store = ihost_store
     assert store.get_binding("shop", "erp", "orders", "1") is None
-    store.put_bindings("shop", "erp", "orders", [("1", "SO-1", "h1"), ("2", "SO-2", "h2")])
+    store.put_bindings(
+        "shop", "erp", "orders", [("1", "SO-1", "h1", None), ("2", "SO-2", "h2", {"n": 2})]
+    )
     store.put_binding("shop", "erp", "orders", "1", "SO-1", "h1b")
     found = store.get_bindings("shop", "erp", "orders", ["1", "2", "3"])
     assert {k: (b.target_id, b.content_hash) for k, b in found.items()} == {
         "1": ("SO-1", "h1b"),
         "2": ("SO-2", "h2"),
     }
-    assert found["1"].updated_at.tzinfo is not None
+    assert found["1"].updated_at.tzinfo is not None and found["2"].snapshot == {"n": 2}
     assert store.get_bindings("erp", "shop", "orders", ["1"]) == {}  # direction matters
     by_target = store.find_binding_by_target("shop", "erp", "orders", "SO-2")
     assert by_target is not None and by_target.source_key == "2"
@@ -38,7 +40,7 @@ def test_bindings(ihost_store: Store) -> None:
 
 def test_many_bindings_are_looked_up_in_chunks(ihost_store: Store) -> None:
     keys = [str(i) for i in range(1200)]
-    ihost_store.put_bindings("a", "b", "stock", ((k, f"t{k}", None) for k in keys))
+    ihost_store.put_bindings("a", "b", "stock", ((k, f"t{k}", None, None) for k in keys))
     assert len(ihost_store.get_bindings("a", "b", "stock", keys)) == 1200
 
 
@@ -85,9 +87,12 @@ def test_purge_drops_old_payloads_only(ihost_store: Store) -> None:
     ihost_store.add_events([{"flow": "f", "payload": {"email": "a@b.nl"}, "at": old}])
     ihost_store.add_events([{"flow": "f", "payload": {"kept": True}}])
     letter = ihost_store.add_dead_letter("f", "orders", "1", {"email": "a@b.nl"}, "boom")
-    assert ihost_store.purge() == {"events": 1, "dead_letters": 0}
+    ihost_store.put_binding("s", "t", "customers", "c1", "D1", "h", {"email": "a@b.nl"})
+    assert ihost_store.purge() == {"events": 1, "dead_letters": 0, "snapshots": 0}
     assert [e["payload"] for e in ihost_store.list_events()] == [{"kept": True}, None]
     later = utcnow() + timedelta(days=15)
-    assert ihost_store.purge(now=later) == {"events": 1, "dead_letters": 1}
+    assert ihost_store.purge(now=later) == {"events": 1, "dead_letters": 1, "snapshots": 1}
+    binding = ihost_store.get_binding("s", "t", "customers", "c1")
+    assert binding is not None and binding.snapshot is None and binding.content_hash == "h"
     purged = ihost_store.get_dead_letter(letter)
     assert purged is not None and purged.payload is None and purged.error == "boom"

@@ -34,6 +34,7 @@ from host.models import (
     Shipment,
     StockLevel,
     WebhookEvent,
+    record_or_invalid,
 )
 
 _SKIP = {"id", "source_key", "order_id", "order_type", "debtor_id"}
@@ -99,9 +100,10 @@ class _RecordPlugin:
 
     @staticmethod
     def _canonical(model: type[Record], row: dict[str, Any]) -> Any:
+        """The canonical record, or a RecordInvalid naming the field (yielded, not raised)."""
         fields = {k: v for k, v in row.items() if k in model.model_fields and k not in _SKIP}
         fields.setdefault("key", row["id"])
-        return model.model_validate(fields)
+        return record_or_invalid(model, fields, key=str(fields["key"]), payload=row)
 
     # --- both sides -----------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class OrdersSource:
     @hookimpl
     def fetch_orders(self, since: datetime | None, statuses: list[str] | None) -> Iterator[Order]:
         for row in self._pages("orders", since):
-            if statuses is None or row["status"] in statuses:
+            if statuses is None or row.get("status") in statuses:
                 yield self._canonical(Order, row)
 
 
@@ -221,9 +223,23 @@ class ShipmentsSource:
             yield self._canonical(Shipment, row)
 
 
+def _order_by_number(plugin: Any, record: Shipment | Refund, order_id: str | None) -> str:
+    if order_id:
+        return order_id
+    found = plugin._search("orders", "number", [record.order_number or ""])
+    if not found:
+        raise RecordInvalid(
+            f"no order numbered {record.order_number} in {plugin.name}",
+            key=record.key,
+            field="order_number",
+        )
+    return str(found[0]["id"])
+
+
 class ShipmentsTarget:
     @hookimpl
-    def create_shipment(self, shipment: Shipment, order_id: str) -> str:
+    def create_shipment(self, shipment: Shipment, order_id: str | None) -> str:
+        order_id = _order_by_number(self, shipment, order_id)
         body = {**self._native(shipment), "order_id": order_id, "source_key": shipment.key}
         return self._create("shipments", body, idempotency_key=f"shipment-{shipment.key}")
 
@@ -237,7 +253,8 @@ class RefundsSource:
 
 class RefundsTarget:
     @hookimpl
-    def create_refund(self, refund: Refund, order_id: str) -> str:
+    def create_refund(self, refund: Refund, order_id: str | None) -> str:
+        order_id = _order_by_number(self, refund, order_id)
         body = {**self._native(refund), "order_id": order_id, "source_key": refund.key}
         return self._create("refunds", body, idempotency_key=f"refund-{refund.key}")
 

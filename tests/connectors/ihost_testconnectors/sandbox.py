@@ -53,7 +53,7 @@ class RecordSandbox(Sandbox):
         self.tables: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.idempotency: dict[tuple[str, str], str] = {}
         self.failures: dict[tuple[str, str], tuple[int, int]] = {}
-        self._ids = itertools.count(1000)
+        self._ids = (f"r{n}" for n in itertools.count(1000))
 
     # --- Sandbox API ----------------------------------------------------------------------
 
