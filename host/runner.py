@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from host.config import Config
 from host.errors import FATAL, IntegrationError, RecordInvalid, RemoteUnavailable, TransientError
-from host.flows import Flow, FlowContext, Outcome, Unit
+from host.flows import Flow, FlowContext, Unit
 from host.hookspecs import hookimpl
 from host.models import validation_problems
 from host.plugins import Connection, Registry
@@ -66,20 +66,27 @@ class Report:
     exit_code: int = 0
     cursor: str | None = None
 
-    def add(self, key: str, outcome: Outcome) -> None:
-        self.counts[outcome.action] += 1
+    def add(
+        self,
+        key: str,
+        action: str,
+        target_id: str | None = None,
+        reason: str | None = None,
+        changes: dict[str, list[Any]] | None = None,
+    ) -> None:
+        self.counts[action] += 1
         if len(self.actions) >= MAX_ACTIONS:
             self.actions_omitted += 1
             return
-        action: dict[str, Any] = {
+        entry: dict[str, Any] = {
             "key": key,
-            "action": outcome.action,
-            "target_id": outcome.target_id,
-            "reason": outcome.reason,
+            "action": action,
+            "target_id": target_id,
+            "reason": reason,
         }
-        if outcome.changes is not None:
-            action["changes"] = outcome.changes
-        self.actions.append(action)
+        if changes is not None:
+            entry["changes"] = changes
+        self.actions.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +185,7 @@ class Runner:
             target.register(DryRun(), "dry-run")
         report.run_id = self.store.start_run(cfg.name, cfg.kind, self.dry_run)
         self.flow = self._build_flow(source, target)
+        self._batch_size = getattr(self.flow, "batch_size", CHUNK)
         self._open_letters = {d.record_key for d in self.store.list_dead_letters(flow=cfg.name)}
         cursor = self.store.get_cursor(cfg.name)
         since = (
@@ -188,11 +196,17 @@ class Runner:
         try:
             stream = records if records is not None else self.flow.read(since)
             for chunk in _chunks(self._guarded(stream, source), CHUNK):
-                self._process(chunk)
-                self._flush_events()
+                if self.flow.commit_each:
+                    self._process(chunk)
+                    self._flush_events()
+                else:  # one commit for the chunk's bindings and events
+                    with self.store.transaction():
+                        self._process(chunk)
+                        self._flush_events()
                 if self.progress:
                     self.progress(report)
-            self._flush_batch()
+            with self.store.transaction():
+                self._flush_batch()
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -250,58 +264,68 @@ class Runner:
     # --- one chunk ------------------------------------------------------------------------
 
     def _process(self, chunk: list[Any]) -> None:
+        """Select, map and adapt a chunk of source records, then write what changed.
+
+        The hot loop of every run: lookups are hoisted into locals on purpose.
+        """
         flow, report = self.flow, self.report
+        select = flow.select if type(flow).select is not Flow.select else None
+        mapper = None if self.flow_config.mapper.empty else self.flow_config.mapper
         units: list[Unit] = []
-        self._sources = {}
+        sources: dict[str, Any] = {}
+        self._sources = sources
+        newest = self._newest
+        report.counts["read"] += len(chunk)
         for record in chunk:
-            report.counts["read"] += 1
             if isinstance(record, RecordInvalid):  # a record the source could not convert
                 self._fail(record.key or "?", None, record, payload=record.payload)
                 continue
             key = record.key
-            self._sources[key] = record
-            if record.updated_at is not None and (
-                self._newest is None or record.updated_at > self._newest
-            ):
-                self._newest = record.updated_at
-            reason = flow.select(record)
-            if reason is not None:
-                self._done(key, Outcome("skipped", None, reason))
-                continue
+            sources[key] = record
+            stamp = record.updated_at
+            if stamp is not None and (newest is None or stamp > newest):
+                newest = stamp
+            if select is not None:
+                reason = select(record)
+                if reason is not None:
+                    self._done(key, "skipped", reason=reason)
+                    continue
             try:
-                units.extend(flow.units(self.flow_config.mapper.apply(record)))
+                units += flow.units(record if mapper is None else mapper.apply(record))
             except FATAL:
                 raise
             except Exception as exc:
                 self._fail(key, None, exc)
+        self._newest = newest
         if not units:
             return
         bound = self.store.get_bindings(
-            self.flow.ctx.source.name, self.flow.ctx.target.name, flow.kind, [u.key for u in units]
+            flow.ctx.source.name, flow.ctx.target.name, flow.kind, [u.key for u in units]
         )
         fresh = []
         for unit in units:
-            unit.binding = bound.get(unit.key)
-            if unit.binding is None:
+            binding = unit.binding = bound.get(unit.key)
+            if binding is None:
                 fresh.append(unit)
         if fresh:
             self._attempt(lambda: flow.prepare(fresh), fallback=None)
+        failed, pending, batch_size = self._failed_sources, self._pending, self._batch_size
+        create_once, batched, add = flow.create_once, flow.batched, report.add
         for unit in units:
-            if unit.source_key in self._failed_sources:
+            if unit.source_key in failed:
                 continue
             binding = unit.binding
-            if binding is not None and (
-                flow.create_once or binding.content_hash == unit.content_hash
-            ):
-                self._done(unit.source_key, Outcome("unchanged", binding.target_id), unit)
-            elif flow.batched:
-                self._pending.append(unit)
-                if len(self._pending) >= flow.batch_size:  # type: ignore[attr-defined]
+            if binding is not None and (create_once or binding.content_hash == unit.content_hash):
+                add(unit.key, "unchanged", binding.target_id)
+            elif batched:
+                pending.append(unit)
+                if len(pending) >= batch_size:
                     self._flush_batch()
+                    pending = self._pending
             else:
                 self._write(unit)
         waiting = {u.source_key for u in self._pending}
-        self._resolve_letters(k for k in self._sources if k not in waiting)
+        self._resolve_letters(k for k in sources if k not in waiting)
 
     def _write(self, unit: Unit) -> None:
         try:
@@ -319,16 +343,17 @@ class Runner:
                 unit.key,
                 outcome.target_id,
                 unit.content_hash,
-                unit.snapshot,
+                unit.stored_snapshot,
             )
-        self._done(unit.source_key, self._with_changes(outcome, unit), unit)
+        changes = self._changes_of(outcome.action, unit)
+        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
 
     def _flush_batch(self) -> None:
         units, self._pending = self._pending, []
         if not units:
             return
         try:
-            outcomes = self._attempt(lambda: self.flow.write_batch(units))
+            target_ids = self._attempt(lambda: self.flow.write_batch(units))
         except FATAL:
             raise
         except Exception as exc:
@@ -346,12 +371,22 @@ class Runner:
                 self.flow.ctx.target.name,
                 self.flow.kind,
                 (
-                    (u.key, o.target_id or u.key, u.content_hash, u.snapshot)
-                    for u, o in zip(units, outcomes, strict=True)
+                    (u.key, target_id, u.content_hash, u.stored_snapshot)
+                    for u, target_id in zip(units, target_ids, strict=True)
                 ),
             )
-        for unit, outcome in zip(units, outcomes, strict=True):
-            self._done(unit.source_key, self._with_changes(outcome, unit), unit)
+        action = self.flow.batch_action
+        add = self.report.add
+        for unit, target_id in zip(units, target_ids, strict=True):
+            add(unit.key, action, target_id, None, self._changes_of(action, unit))
+        # one activity-log line per batch: a stock sync writes thousands of levels
+        self._events.append(
+            {
+                "record_key": None,
+                "action": action,
+                "message": f"{len(units)} {action}: " + ", ".join(u.key for u in units),
+            }
+        )
         self._resolve_letters({u.source_key for u in units})
 
     def _attempt(self, work: Callable[[], Any], fallback: Any = ...) -> Any:
@@ -385,25 +420,29 @@ class Runner:
 
     # --- outcomes -------------------------------------------------------------------------
 
-    def _with_changes(self, outcome: Outcome, unit: Unit) -> Outcome:
-        if outcome.action == "updated" and unit.binding is not None:
-            previous = unit.binding.snapshot
-            if previous is not None:
-                outcome.changes = _changes(previous, unit.snapshot)
-        return outcome
+    def _changes_of(self, action: str, unit: Unit) -> dict[str, list[Any]] | None:
+        """Old -> new of each field an update changes, when the old snapshot is kept."""
+        if action != "updated" or unit.binding is None:
+            return None
+        previous = unit.binding.snapshot
+        return None if previous is None else _changes(previous, unit.snapshot)
 
-    def _done(self, source_key: str, outcome: Outcome, unit: Unit | None = None) -> None:
-        key = unit.key if unit is not None else source_key
-        self.report.add(key, outcome)
-        if outcome.action != "unchanged":
-            message = outcome.reason
-            if outcome.changes:
-                message = "changed: " + ", ".join(outcome.changes)
+    def _done(
+        self,
+        key: str,
+        action: str,
+        target_id: str | None = None,
+        reason: str | None = None,
+        changes: dict[str, list[Any]] | None = None,
+    ) -> None:
+        self.report.add(key, action, target_id, reason, changes)
+        if action != "unchanged":
+            message = "changed: " + ", ".join(changes) if changes else reason
             self._events.append(
                 {
                     "record_key": key,
-                    "action": outcome.action,
-                    "target_id": outcome.target_id,
+                    "action": action,
+                    "target_id": target_id,
                     "message": scrub(message) if message else None,
                 }
             )
@@ -424,7 +463,7 @@ class Runner:
         key = unit.key if unit is not None else source_key
         message = describe(exc, self.flow.kind, key)
         self._failed_sources.add(source_key)
-        self.report.add(key, Outcome("failed", None, message))
+        self.report.add(key, "failed", None, message)
         self._events.append(
             {"record_key": key, "action": "failed", "level": "error", "message": scrub(message)}
         )

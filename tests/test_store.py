@@ -34,7 +34,7 @@ def test_bindings(ihost_store: Store) -> None:
     }
     assert found["1"].updated_at.tzinfo is not None and found["2"].snapshot == {"n": 2}
     assert store.get_bindings("erp", "shop", "orders", ["1"]) == {}  # direction matters
-    by_target = store.find_binding_by_target("shop", "erp", "orders", "SO-2")
+    by_target = store.find_order_binding_by_target("shop", "erp", "SO-2")
     assert by_target is not None and by_target.source_key == "2"
 
 

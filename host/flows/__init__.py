@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -45,16 +45,25 @@ class Outcome:
     changes: dict[str, list[Any]] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
-    """One record to write, with its binding key and content snapshot."""
+    """One record to write, with its binding key and content snapshot (JSON text)."""
 
     source_key: str  # the key of the source record it came from
     key: str  # the binding key
     record: Any
-    snapshot: dict[str, Any]
-    content_hash: str = ""
+    snapshot_json: str
+    content_hash: str
     binding: Binding | None = None
+
+    @property
+    def snapshot(self) -> Any:
+        return json.loads(self.snapshot_json)
+
+    @property
+    def stored_snapshot(self) -> str | None:
+        """The snapshot to keep in the binding; None when the hash is the snapshot."""
+        return None if self.content_hash == self.snapshot_json else self.snapshot_json
 
 
 @dataclass
@@ -72,10 +81,20 @@ class FlowContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def content_hash(snapshot: dict[str, Any]) -> str:
-    """A stable hash of a mapped record's content."""
-    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+def snapshot_text(snapshot: dict[str, Any]) -> str:
+    """A snapshot as canonical JSON text: the same content always gives the same text."""
+    return json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_hash(text: str) -> str:
+    """What bindings compare: a snapshot's text itself when it is short (a stock level's
+    is), else its SHA-256."""
+    if len(text) <= HASH_LENGTH:
+        return text
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+HASH_LENGTH = 64
 
 
 class Flow:
@@ -85,8 +104,12 @@ class Flow:
     Settings: ClassVar[type[FlowSettings]] = FlowSettings
     #: bound records are never written again (orders, shipments, refunds): they are created once
     create_once: ClassVar[bool] = False
-    #: write_batch instead of write (stock)
+    #: write_batch instead of write (stock), counted as `batch_action`
     batched: ClassVar[bool] = False
+    batch_action: ClassVar[str] = "updated"
+    #: bind and commit each write before the next (DESIGN §7); False commits per chunk,
+    #: for flows whose existence check finds what a crash left unbound (products, stock)
+    commit_each: ClassVar[bool] = True
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
@@ -100,17 +123,17 @@ class Flow:
         """Why this record is not for this flow (skipped), or None to go on."""
         return None
 
-    def units(self, record: Any) -> Iterator[Unit]:
+    def units(self, record: Any) -> list[Unit]:
         """The records to write for one source record, adapted to the target."""
-        yield self.unit(record.key, record.key, record)
+        return [self.unit(record.key, record.key, record)]
 
     def unit(self, source_key: str, key: str, record: Any) -> Unit:
-        snapshot = self.snapshot(record)
-        return Unit(source_key, key, record, snapshot, content_hash(snapshot))
+        text = self.snapshot(record)
+        return Unit(source_key, key, record, text, content_hash(text))
 
-    def snapshot(self, record: Any) -> dict[str, Any]:
-        """The content that decides whether a record changed (updated_at left out)."""
-        return record.model_dump(mode="json", exclude={"updated_at"})
+    def snapshot(self, record: Any) -> str:
+        """The content that decides whether a record changed (updated_at left out), as text."""
+        return snapshot_text(record.model_dump(mode="json", exclude={"updated_at"}))
 
     def prepare(self, units: list[Unit]) -> None:
         """Called with the unbound units of a chunk before they are written (to batch look-ups)."""
@@ -118,7 +141,8 @@ class Flow:
     def write(self, unit: Unit) -> Outcome:
         raise NotImplementedError
 
-    def write_batch(self, units: list[Unit]) -> list[Outcome]:
+    def write_batch(self, units: list[Unit]) -> list[str]:
+        """Write a batch (all or nothing); returns the target id of each unit."""
         raise NotImplementedError
 
 

@@ -7,7 +7,15 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
-from host.flows import Flow, FlowContext, FlowSettings, Outcome, Unit, content_hash
+from host.flows import (
+    Flow,
+    FlowContext,
+    FlowSettings,
+    Outcome,
+    Unit,
+    content_hash,
+    snapshot_text,
+)
 from host.models import Customer
 
 
@@ -41,7 +49,7 @@ def resolve_debtor(
     unless this is a dry run.
     """
     target = ctx.target
-    snapshot = customer.model_dump(mode="json", exclude={"updated_at"})
+    snapshot = snapshot_text(customer.model_dump(mode="json", exclude={"updated_at"}))
     digest = content_hash(snapshot)
     binding = ctx.store.get_binding(ctx.source.name, target.name, "customers", customer.key)
     if binding is not None and binding.content_hash == digest:

@@ -8,7 +8,6 @@ target cannot hold are dropped; every loss is an activity-log event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field
@@ -32,6 +31,7 @@ class ProductsSettings(FlowSettings):
 class ProductsFlow(Flow):
     kind = "products"
     Settings = ProductsSettings
+    commit_each = False  # find_products finds a product a crash left unbound
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -43,11 +43,10 @@ class ProductsFlow(Flow):
             return "configurable product skipped: target has no variants (variants = skip)"
         return None
 
-    def units(self, record: Any) -> Iterator[Unit]:
+    def units(self, record: Any) -> list[Unit]:
         caps = self.ctx.target.capabilities
         if not (record.variants and not caps.variants):
-            yield self.unit(record.key, record.key, self._adapt(record))
-            return
+            return [self.unit(record.key, record.key, self._adapt(record))]
         if self.settings.variants == "error":
             raise CapabilityError(
                 f"product {record.sku} has {len(record.variants)} variants and "
@@ -57,9 +56,11 @@ class ProductsFlow(Flow):
             record.key,
             f"variants flattened: target has no variants ({len(record.variants)} simple products)",
         )
+        units = []
         for variant in record.variants:
             simple = self._adapt(flatten(record, variant))
-            yield self.unit(record.key, simple.key, simple)
+            units.append(self.unit(record.key, simple.key, simple))
+        return units
 
     def _adapt(self, product: Product) -> Product:
         caps = self.ctx.target.capabilities

@@ -27,7 +27,7 @@ class _OrderAttached(Flow):
             forward = store.get_binding(source, target, "orders", ref)
             if forward is not None:
                 return forward.target_id
-            backward = store.find_binding_by_target(target, source, "orders", ref)
+            backward = store.find_order_binding_by_target(target, source, ref)
             if backward is not None:
                 return backward.source_key
         return None

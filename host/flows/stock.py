@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from host.flows import Flow, FlowSettings, Outcome, Unit
+from host.flows import Flow, FlowSettings, Unit
 from host.models import StockLevel
 
 ZERO = Decimal(0)
@@ -42,6 +42,7 @@ class StockFlow(Flow):
     kind = "stock"
     Settings = StockSettings
     batched = True
+    commit_each = False
 
     def select(self, record: Any) -> str | None:
         locations = self.settings.locations
@@ -54,19 +55,17 @@ class StockFlow(Flow):
         limit = self.ctx.target.capabilities.stock_batch
         return min(self.settings.batch_size or limit, limit)
 
-    def units(self, record: Any) -> Any:
-        level = record.model_copy(
-            update={
-                "quantity": quantity(record, self.settings.stock_rule),
-                "managed": self.settings.manage_stock,
-            }
-        )
-        key = level.sku if level.location is None else f"{level.sku}@{level.location}"
-        yield self.unit(record.key, key, level)
+    def units(self, record: Any) -> list[Unit]:
+        amount = quantity(record, self.settings.stock_rule)
+        managed = self.settings.manage_stock
+        # the level is the run's own: set its fields in place (a model copy or a validated
+        # assignment per level would cost more than the rest of the flow)
+        record.__dict__.update(quantity=amount, managed=managed)
+        key = record.sku if record.location is None else f"{record.sku}@{record.location}"
+        text = f'{{"managed":{"true" if managed else "false"},"quantity":"{amount}"}}'
+        return [Unit(record.key, key, record, text, text)]
 
-    def snapshot(self, record: Any) -> dict[str, Any]:
-        return {"quantity": str(record.quantity), "managed": record.managed}
-
-    def write_batch(self, units: list[Unit]) -> list[Outcome]:
-        self.ctx.target.hook.push_stock(levels=[unit.record for unit in units])
-        return [Outcome("updated", unit.record.sku) for unit in units]
+    def write_batch(self, units: list[Unit]) -> list[str]:
+        levels = [unit.record for unit in units]
+        self.ctx.target.hook.push_stock(levels=levels)
+        return [level.sku for level in levels]

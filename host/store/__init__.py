@@ -6,6 +6,7 @@ Store serves one thread; the daemon gives each worker its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,8 +45,15 @@ class Binding:
     source_key: str
     target_id: str
     content_hash: str | None
-    snapshot: Any
+    snapshot_json: str | None
     updated_at: datetime
+
+    @property
+    def snapshot(self) -> Any:
+        """The mapped record last written (None once purged). A short snapshot is kept
+        as the content hash itself."""
+        text = self.snapshot_json or self.content_hash
+        return json.loads(text) if text and text.startswith("{") else None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,31 @@ class DeadLetter:
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+
+
+def _sqlite_stamp(moment: datetime) -> str:
+    """A UTC timestamp as SQLAlchemy's SQLite DATETIME stores it (read back by Core too)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _binding(row: Any) -> Binding:
+    values = row._mapping
+    return Binding(
+        values["source"],
+        values["target"],
+        values["entity"],
+        values["source_key"],
+        values["target_id"],
+        values["content_hash"],
+        values["snapshot"],
+        values["updated_at"],
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -86,7 +119,9 @@ class Store:
         self.engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sqlite = self.engine.dialect.name == "sqlite"
         self._tx: DbConnection | None = None
+        self._upserts: dict[str, Any] = {}
         self._create()
 
     def _create(self) -> None:
@@ -118,14 +153,18 @@ class Store:
                 self._tx = None
 
     def _upsert(self, db: DbConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        keys = [c.name for c in table.primary_key.columns]
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        db.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+        statement = self._upserts.get(table.name)
+        if statement is None:
+            keys = [c.name for c in table.primary_key.columns]
+            if self.engine.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = insert(table)
+            updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+            statement = stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+            self._upserts[table.name] = statement
+        db.execute(statement, rows)
 
     # --- bindings -------------------------------------------------------------------------
 
@@ -138,6 +177,20 @@ class Store:
         with self.transaction() as db:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
+                if self._sqlite:  # the hot path of every run: skip per-row type processing
+                    marks = ",".join("?" * len(chunk))
+                    rows = db.exec_driver_sql(
+                        "SELECT source_key, target_id, content_hash, snapshot, updated_at "
+                        "FROM bindings WHERE source = ? AND target = ? AND entity = ? "
+                        f"AND source_key IN ({marks})",
+                        (source, target, entity, *chunk),
+                    )
+                    for key, target_id, digest, snapshot, stamp in rows:
+                        when = datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc)
+                        found[key] = Binding(
+                            source, target, entity, key, target_id, digest, snapshot, when
+                        )
+                    continue
                 query = sa.select(bindings).where(
                     bindings.c.source == source,
                     bindings.c.target == target,
@@ -145,25 +198,25 @@ class Store:
                     bindings.c.source_key.in_(chunk),
                 )
                 for row in db.execute(query):
-                    found[row.source_key] = Binding(**row._mapping)
+                    found[row.source_key] = _binding(row)
         return found
 
     def get_binding(self, source: str, target: str, entity: str, key: str) -> Binding | None:
         return self.get_bindings(source, target, entity, [key]).get(key)
 
-    def find_binding_by_target(
-        self, source: str, target: str, entity: str, target_id: str
+    def find_order_binding_by_target(
+        self, source: str, target: str, target_id: str
     ) -> Binding | None:
-        """The binding whose record is `target_id` in the target, if any."""
+        """The orders binding whose order is `target_id` in the target, if any."""
         query = sa.select(bindings).where(
+            bindings.c.entity == "orders",
             bindings.c.source == source,
             bindings.c.target == target,
-            bindings.c.entity == entity,
             bindings.c.target_id == target_id,
         )
         with self.transaction() as db:
             row = db.execute(query).first()
-        return Binding(**row._mapping) if row else None
+        return _binding(row) if row else None
 
     def put_bindings(
         self,
@@ -172,24 +225,41 @@ class Store:
         entity: str,
         items: Iterable[tuple[str, str, str | None, Any]],
     ) -> None:
-        """Record (source key, target id, content hash, snapshot) items, replacing older ones."""
+        """Record (source key, target id, content hash, snapshot) items, replacing older
+        ones; a snapshot is JSON text or a value to serialise."""
         now = utcnow()
         rows = [
-            {
-                "source": source,
-                "target": target,
-                "entity": entity,
-                "source_key": key,
-                "target_id": target_id,
-                "content_hash": content_hash,
-                "snapshot": snapshot,
-                "updated_at": now,
-            }
-            for key, target_id, content_hash, snapshot in items
+            (source, target, entity, key, target_id, digest, _json_text(snapshot))
+            for key, target_id, digest, snapshot in items
         ]
-        if rows:
-            with self.transaction() as db:
-                self._upsert(db, bindings, rows)
+        if not rows:
+            return
+        with self.transaction() as db:
+            if self._sqlite:
+                stamp = _sqlite_stamp(now)
+                db.exec_driver_sql(
+                    "INSERT INTO bindings (source, target, entity, source_key, target_id, "
+                    "content_hash, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (source, target, entity, source_key) DO UPDATE SET "
+                    "target_id = excluded.target_id, content_hash = excluded.content_hash, "
+                    "snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+                    [(*row, stamp) for row in rows],
+                )
+                return
+            names = (
+                "source",
+                "target",
+                "entity",
+                "source_key",
+                "target_id",
+                "content_hash",
+                "snapshot",
+            )
+            self._upsert(
+                db,
+                bindings,
+                [{**dict(zip(names, row, strict=True)), "updated_at": now} for row in rows],
+            )
 
     def put_binding(
         self,
@@ -267,6 +337,27 @@ class Store:
             for row in rows
         ]
         with self.transaction() as db:
+            if self._sqlite:
+                stamp = _sqlite_stamp(now)
+                db.exec_driver_sql(
+                    "INSERT INTO events (run_id, flow, at, level, record_key, action, target_id, "
+                    "message, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            e["run_id"],
+                            e["flow"],
+                            stamp if e["at"] is now else _sqlite_stamp(e["at"]),
+                            e["level"],
+                            e["record_key"],
+                            e["action"],
+                            e["target_id"],
+                            e["message"],
+                            _json_text(e["payload"]),
+                        )
+                        for e in full
+                    ],
+                )
+                return
             db.execute(events.insert(), full)
 
     def list_events(

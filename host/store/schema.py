@@ -48,9 +48,20 @@ bindings = sa.Table(
     sa.Column("source_key", sa.String(255), primary_key=True),
     sa.Column("target_id", sa.String(255), nullable=False),
     sa.Column("content_hash", sa.String(64)),
-    sa.Column("snapshot", Json, doc="the mapped record last written; purged after retention_days"),
+    sa.Column(
+        "snapshot", sa.Text, doc="the mapped record last written, as JSON; purged after retention"
+    ),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
-    sa.Index("ix_bindings_target_id", "target", "source", "entity", "target_id"),
+    # shipments and refunds look orders up by their target id; no other entity needs it,
+    # and a full index would cost every stock level written a second B-tree insert
+    sa.Index(
+        "ix_bindings_order_target_id",
+        "target",
+        "source",
+        "target_id",
+        sqlite_where=sa.text("entity = 'orders'"),
+        postgresql_where=sa.text("entity = 'orders'"),
+    ),
 )
 
 #: how far each flow has read its source.

@@ -1,0 +1,115 @@
+"""Throughput of the runner between the in-memory generator and the counting target.
+
+Each run starts from a fresh SQLite store (bindings, events and cursor are written as in
+a real run). Peak memory is measured in a child process over 1,000,000 stock levels.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.connectors import CounterPlugin, GeneratorPlugin
+from host.config import load_config
+from host.plugins import PluginInfo, Registry
+from host.runner import Runner
+
+CONFIG = """
+[store]
+url = "sqlite:///{db}"
+
+[connections.source]
+plugin = "generator"
+levels = {levels}
+products = {products}
+generation = {generation}
+
+[connections.target]
+plugin = "counter"
+
+[flows.stock]
+kind = "stock"
+source = "source"
+target = "target"
+
+[flows.products]
+kind = "products"
+source = "source"
+target = "target"
+"""
+
+
+def registry() -> Registry:
+    return Registry(
+        {
+            cls.name: PluginInfo(cls.name, cls=cls, distribution="bench", version="0")
+            for cls in (GeneratorPlugin, CounterPlugin)
+        }
+    )
+
+
+def run(
+    directory: Path, flow: str, *, levels: int = 0, products: int = 0, generation: int = 0
+) -> tuple[float, dict[str, Any]]:
+    """Run one flow; returns (seconds, counts)."""
+    path = directory / "ihost.toml"
+    path.write_text(
+        CONFIG.format(
+            db=directory / "ihost.db", levels=levels, products=products, generation=generation
+        )
+    )
+    plugins = registry()
+    config = load_config(path, plugins)
+    started = time.perf_counter()
+    report = Runner(config, flow, plugins, full=True).run()
+    elapsed = time.perf_counter() - started
+    if report.error or report.counts["failed"]:
+        raise RuntimeError(f"benchmark run failed: {report.error or report.counts}")
+    return elapsed, report.counts
+
+
+def peak_memory_mb(levels: int) -> float:
+    """Peak resident memory of a child process that runs a stock flow over `levels`."""
+    code = (
+        "import json, resource, sys, tempfile, pathlib\n"
+        "from bench.flows import run\n"
+        "with tempfile.TemporaryDirectory() as tmp:\n"
+        f"    run(pathlib.Path(tmp), 'stock', levels={levels})\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1]) / 1024  # Linux reports KiB
+
+
+def main() -> list[tuple[str, float, str]]:
+    rows: list[tuple[str, float, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, counts = run(Path(tmp), "stock", levels=100_000)
+        rows.append(("stock flow, 100,000 levels, fresh store", counts["read"] / seconds, "levels/s"))
+        seconds, counts = run(Path(tmp), "stock", levels=100_000)
+        assert counts["unchanged"] == 100_000
+        rows.append(("stock flow again, nothing changed", counts["read"] / seconds, "levels/s"))
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, counts = run(Path(tmp), "products", products=20_000)
+        rows.append(
+            ("products flow, 20,000 configurable x 3 variants", counts["read"] / seconds, "products/s")
+        )
+        seconds, counts = run(Path(tmp), "products", products=20_000, generation=1)
+        assert counts["updated"] == 20_000
+        rows.append(("products flow again, every product changed", counts["read"] / seconds, "products/s"))
+    rows.append(("peak memory, stock flow over 1,000,000 levels", peak_memory_mb(1_000_000), "MB"))
+    return rows
+
+
+if __name__ == "__main__":
+    for name, value, unit in main():
+        print(f"{name}: {value:,.0f} {unit}")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
