@@ -1,20 +1,30 @@
-"""Run every benchmark and print one table of figures."""
+"""Run every benchmark and print one table of figures, with the targets where there are."""
 
 from __future__ import annotations
 
 import platform
-import sys
 
-from bench import foundation
+from bench import flows, foundation
+
+#: the issue's targets on this project's 2-core machine: (at least | at most, value)
+TARGETS = {
+    "stock flow, 100,000 levels, fresh store": ("at least", 130_000),
+    "products flow, 20,000 configurable x 3 variants": ("at least", 18_000),
+    "peak memory, stock flow over 1,000,000 levels": ("at most", 250),
+}
 
 
 def main() -> None:
     print(f"ihost benchmarks on {platform.machine()}, Python {platform.python_version()}")
-    rows = foundation.run()
+    rows = foundation.run() + flows.main()
     width = max(len(name) for name, _, _ in rows)
     for name, value, unit in rows:
-        print(f"  {name:<{width}}  {value:>12,.0f} {unit}")
-    sys.stdout.flush()
+        line = f"  {name:<{width}}  {value:>12,.0f} {unit}"
+        if name in TARGETS:
+            bound, target = TARGETS[name]
+            met = value >= target if bound == "at least" else value <= target
+            line += f"   target {bound} {target:,}: {'met' if met else 'NOT MET'}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ a real run). Peak memory is measured in a child process over 1,000,000 stock lev
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,7 +76,7 @@ def run(
 def peak_memory_mb(levels: int) -> float:
     """Peak resident memory of a child process that runs a stock flow over `levels`."""
     code = (
-        "import json, resource, sys, tempfile, pathlib\n"
+        "import json, resource, tempfile, pathlib\n"
         "from bench.flows import run\n"
         "with tempfile.TemporaryDirectory() as tmp:\n"
         f"    run(pathlib.Path(tmp), 'stock', levels={levels})\n"
@@ -93,23 +92,25 @@ def main() -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         seconds, counts = run(Path(tmp), "stock", levels=100_000)
-        rows.append(("stock flow, 100,000 levels, fresh store", counts["read"] / seconds, "levels/s"))
+        rows.append(
+            ("stock flow, 100,000 levels, fresh store", counts["read"] / seconds, "levels/s")
+        )
         seconds, counts = run(Path(tmp), "stock", levels=100_000)
         assert counts["unchanged"] == 100_000
         rows.append(("stock flow again, nothing changed", counts["read"] / seconds, "levels/s"))
     with tempfile.TemporaryDirectory() as tmp:
         seconds, counts = run(Path(tmp), "products", products=20_000)
         rows.append(
-            ("products flow, 20,000 configurable x 3 variants", counts["read"] / seconds, "products/s")
+            (
+                "products flow, 20,000 configurable x 3 variants",
+                counts["read"] / seconds,
+                "products/s",
+            )
         )
         seconds, counts = run(Path(tmp), "products", products=20_000, generation=1)
         assert counts["updated"] == 20_000
-        rows.append(("products flow again, every product changed", counts["read"] / seconds, "products/s"))
+        rows.append(
+            ("products flow again, every product changed", counts["read"] / seconds, "products/s")
+        )
     rows.append(("peak memory, stock flow over 1,000,000 levels", peak_memory_mb(1_000_000), "MB"))
     return rows
-
-
-if __name__ == "__main__":
-    for name, value, unit in main():
-        print(f"{name}: {value:,.0f} {unit}")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

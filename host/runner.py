@@ -166,6 +166,7 @@ class Runner:
         self.report = Report(flow, self.flow_config.kind, dry_run)
         self._events: list[dict[str, Any]] = []
         self._pending: list[Unit] = []
+        self._unbound: list[tuple[str, str, str, str | None]] = []  # per-chunk bindings
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
         self._open_letters: set[str] = set()
@@ -202,6 +203,8 @@ class Runner:
                 else:  # one commit for the chunk's bindings and events
                     with self.store.transaction():
                         self._process(chunk)
+                        self._bind(self._unbound)
+                        self._unbound = []
                         self._flush_events()
                 if self.progress:
                     self.progress(report)
@@ -300,7 +303,11 @@ class Runner:
         if not units:
             return
         bound = self.store.get_bindings(
-            flow.ctx.source.name, flow.ctx.target.name, flow.kind, [u.key for u in units]
+            flow.ctx.source.name,
+            flow.ctx.target.name,
+            flow.kind,
+            [u.key for u in units],
+            snapshots=self.dry_run,
         )
         fresh = []
         for unit in units:
@@ -336,17 +343,17 @@ class Runner:
             self._fail(unit.source_key, unit, exc)
             return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
-            self.store.put_binding(
-                self.flow.ctx.source.name,
-                self.flow.ctx.target.name,
-                self.flow.kind,
-                unit.key,
-                outcome.target_id,
-                unit.content_hash,
-                unit.stored_snapshot,
-            )
+            row = (unit.key, outcome.target_id, unit.content_hash, unit.stored_snapshot)
+            if self.flow.commit_each:
+                self._bind([row])
+            else:  # bound with the rest of the chunk, in its transaction
+                self._unbound.append(row)
         changes = self._changes_of(outcome.action, unit)
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
+
+    def _bind(self, rows: list[tuple[str, str, str, str | None]]) -> None:
+        ctx = self.flow.ctx
+        self.store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, rows)
 
     def _flush_batch(self) -> None:
         units, self._pending = self._pending, []
@@ -366,14 +373,11 @@ class Runner:
                 self._flush_batch()
             return
         if not self.dry_run:
-            self.store.put_bindings(
-                self.flow.ctx.source.name,
-                self.flow.ctx.target.name,
-                self.flow.kind,
-                (
+            self._bind(
+                [
                     (u.key, target_id, u.content_hash, u.stored_snapshot)
                     for u, target_id in zip(units, target_ids, strict=True)
-                ),
+                ]
             )
         action = self.flow.batch_action
         add = self.report.add
@@ -390,17 +394,23 @@ class Runner:
         self._resolve_letters({u.source_key for u in units})
 
     def _attempt(self, work: Callable[[], Any], fallback: Any = ...) -> Any:
-        """Run `work`, retrying transient errors with backoff; trips the breaker when the
-        remote keeps failing."""
-        settings = self.flow_config.flow_settings
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(settings.retries),
-            wait=wait_random_exponential(multiplier=settings.retry_backoff, max=60),
-            reraise=True,
-        )
+        """Run `work`, retrying transient errors with backoff (tenacity); trips the breaker
+        when the remote keeps failing. The first try runs bare: most calls succeed, and a
+        Retrying per call would cost more than a stock level's whole write."""
         try:
-            result = retrying(work)
+            try:
+                result = work()
+            except TransientError:
+                settings = self.flow_config.flow_settings
+                if settings.retries <= 1:
+                    raise
+                retrying = Retrying(
+                    retry=retry_if_exception_type(TransientError),
+                    stop=stop_after_attempt(settings.retries - 1),
+                    wait=wait_random_exponential(multiplier=settings.retry_backoff, max=60),
+                    reraise=True,
+                )
+                result = retrying(work)
         except TransientError as exc:
             self._transient_streak += 1
             if self._transient_streak >= TRANSIENT_BREAKER:
@@ -410,6 +420,8 @@ class Runner:
                 ) from None
             if fallback is not ...:
                 return fallback
+            raise
+        except FATAL:
             raise
         except Exception:
             if fallback is not ...:
@@ -421,8 +433,9 @@ class Runner:
     # --- outcomes -------------------------------------------------------------------------
 
     def _changes_of(self, action: str, unit: Unit) -> dict[str, list[Any]] | None:
-        """Old -> new of each field an update changes, when the old snapshot is kept."""
-        if action != "updated" or unit.binding is None:
+        """Old -> new of each field an update would change (dry runs only: it costs a
+        snapshot read and a diff per record)."""
+        if not self.dry_run or action != "updated" or unit.binding is None:
             return None
         previous = unit.binding.snapshot
         return None if previous is None else _changes(previous, unit.snapshot)

@@ -81,11 +81,6 @@ class FlowContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def snapshot_text(snapshot: dict[str, Any]) -> str:
-    """A snapshot as canonical JSON text: the same content always gives the same text."""
-    return json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def content_hash(text: str) -> str:
     """What bindings compare: a snapshot's text itself when it is short (a stock level's
     is), else its SHA-256."""
@@ -132,8 +127,9 @@ class Flow:
         return Unit(source_key, key, record, text, content_hash(text))
 
     def snapshot(self, record: Any) -> str:
-        """The content that decides whether a record changed (updated_at left out), as text."""
-        return snapshot_text(record.model_dump(mode="json", exclude={"updated_at"}))
+        """The content that decides whether a record changed (updated_at left out), as
+        JSON text in field order (pydantic's serializer: fast, and stable for a record)."""
+        return record.model_dump_json(exclude={"updated_at"})
 
     def prepare(self, units: list[Unit]) -> None:
         """Called with the unbound units of a chunk before they are written (to batch look-ups)."""

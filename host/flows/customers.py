@@ -14,7 +14,6 @@ from host.flows import (
     Outcome,
     Unit,
     content_hash,
-    snapshot_text,
 )
 from host.models import Customer
 
@@ -49,7 +48,7 @@ def resolve_debtor(
     unless this is a dry run.
     """
     target = ctx.target
-    snapshot = snapshot_text(customer.model_dump(mode="json", exclude={"updated_at"}))
+    snapshot = customer.model_dump_json(exclude={"updated_at"})
     digest = content_hash(snapshot)
     binding = ctx.store.get_binding(ctx.source.name, target.name, "customers", customer.key)
     if binding is not None and binding.content_hash == digest:

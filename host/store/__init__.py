@@ -169,9 +169,10 @@ class Store:
     # --- bindings -------------------------------------------------------------------------
 
     def get_bindings(
-        self, source: str, target: str, entity: str, keys: Iterable[str]
+        self, source: str, target: str, entity: str, keys: Iterable[str], snapshots: bool = True
     ) -> dict[str, Binding]:
-        """The bindings of the given source keys, by source key (unbound keys absent)."""
+        """The bindings of the given source keys, by source key (unbound keys absent);
+        `snapshots=False` leaves the (large) snapshots unread."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, Binding] = {}
         with self.transaction() as db:
@@ -179,8 +180,9 @@ class Store:
                 chunk = wanted[start : start + 500]
                 if self._sqlite:  # the hot path of every run: skip per-row type processing
                     marks = ",".join("?" * len(chunk))
+                    snapshot = "snapshot" if snapshots else "NULL"
                     rows = db.exec_driver_sql(
-                        "SELECT source_key, target_id, content_hash, snapshot, updated_at "
+                        f"SELECT source_key, target_id, content_hash, {snapshot}, updated_at "
                         "FROM bindings WHERE source = ? AND target = ? AND entity = ? "
                         f"AND source_key IN ({marks})",
                         (source, target, entity, *chunk),
