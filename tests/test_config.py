@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,61 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
 def test_single_problem(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     assert change[0] in GOOD
     path = write(tmp_path, GOOD.replace(*change, 1))
+    result = run_ihost("-c", str(path), "config", "validate", env=ENV)
+    assert result.code == 2, result.out
+    assert result.err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("addition", "expected"),
+    [
+        (
+            '[flows.shop-orders.settings]\nstatuses = ["paid"]\nmatch_debtor_on = "mail"',
+            "ihost.toml: [flows.shop-orders.settings] match_debtor_on: 'mail' is not a customer "
+            "field; use one of company, email, first_name, group, key, language, last_name, "
+            "phone, updated_at, vat_number",
+        ),
+        (
+            '[flows.erp-stock.settings]\nstok_rule = "on_hand"',
+            "ihost.toml: [flows.erp-stock.settings] stok_rule: unknown key (did you mean "
+            "'stock_rule'?); allowed: batch_size, locations, manage_stock, retries, "
+            "retry_backoff, stock_rule",
+        ),
+        (
+            '[flows.erp-stock.settings]\nstock_rule = "everything"',
+            "ihost.toml: [flows.erp-stock.settings] stock_rule: Input should be "
+            "'available_minus_reserved', 'on_hand' or 'available'",
+        ),
+        (
+            '[flows.erp-stock.mapping]\npayment_method = { "*" = "X" }',
+            "ihost.toml: [flows.erp-stock.mapping] payment_method: unknown mapping for stock "
+            "flows; allowed: fields, transforms",
+        ),
+        (
+            '[flows.shop-orders.mapping]\npayment_terms = "30"',
+            "ihost.toml: [flows.shop-orders.mapping] payment_terms: must be a table of values, "
+            'e.g. { paypal = "PP", "*" = "OTHER" }',
+        ),
+        (
+            '[flows.shop-orders.mapping]\nfields = { colour = "red" }',
+            "ihost.toml: [flows.shop-orders.mapping] fields.colour: Order has no field 'colour'",
+        ),
+        (
+            '[flows.shop-orders.mapping]\ntransforms = ["nowhere.module:fix"]',
+            "ihost.toml: [flows.shop-orders.mapping] transforms: cannot load transform "
+            "'nowhere.module:fix': No module named 'nowhere'",
+        ),
+        (
+            '[flows.shop-orders.mapping]\ntransforms = ["tag_webshop"]',
+            "ihost.toml: [flows.shop-orders.mapping] transforms: no transform named "
+            "'tag_webshop' (ihost.transforms: tag_web)",
+        ),
+    ],
+)
+def test_flow_settings_and_mapping_problems(tmp_path: Path, addition: str, expected: str) -> None:
+    # GOOD without the orders flow's own settings and mapping tables
+    text = re.sub(r"\[flows\.shop-orders\.(settings|mapping)\]\n(?:(?!\[).*\n)*", "", GOOD)
+    path = write(tmp_path, text + "\n" + addition + "\n")
     result = run_ihost("-c", str(path), "config", "validate", env=ENV)
     assert result.code == 2, result.out
     assert result.err.splitlines() == [expected]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flow_data import customer, order, product
-from helpers import actions, run_flow, write_config
+from helpers import actions, run_flow, run_ihost, write_config
 from ihost_testconnectors.sandbox import RecordSandbox
 
 FLOWS = """
@@ -192,3 +193,37 @@ payment_method = { ideal = "IDEAL" }
     assert failed["reason"] == (
         "order 2: payment_method: no mapping for 'paypal' and no '*' default"
     )
+
+
+def test_transforms_by_entry_point_and_by_module(
+    tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
+) -> None:
+    (tmp_path / "shop_rules.py").write_text(
+        "def note_number(order):\n"
+        "    return order.model_copy(update={'note': 'order ' + order.number})\n"
+        "def refuse_big(order):\n"
+        "    if order.number == '1002':\n"
+        "        raise ValueError('order too big for the ERP')\n"
+        "    return order\n"
+    )
+    shop.seed("orders", [order("1", "1001"), order("2", "1002")])
+    flows = (
+        FLOWS
+        + """
+[flows.orders.mapping]
+transforms = ["tag_web", "shop_rules:note_number", "shop_rules:refuse_big"]
+"""
+    )
+    path = config(tmp_path, shop, erp, flows)
+    result = run_ihost(
+        "-c", str(path), "run", "orders", "--json", env={"PYTHONPATH": str(tmp_path)}
+    )
+    assert result.code == 1, result.output
+    report = json.loads(result.out)
+    (failed,) = [a for a in report["actions"] if a["action"] == "failed"]
+    assert failed["key"] == "2"
+    assert failed["reason"] == (
+        "order 2: transform shop_rules:refuse_big failed: ValueError: order too big for the ERP"
+    )
+    (written,) = erp.dump("orders")
+    assert written["tags"] == ["web"] and written["note"] == "order 1001"
