@@ -189,11 +189,8 @@ class Runner:
         self._batch_size = getattr(self.flow, "batch_size", CHUNK)
         self._open_letters = {d.record_key for d in self.store.list_dead_letters(flow=cfg.name)}
         cursor = self.store.get_cursor(cfg.name)
-        since = (
-            None
-            if (self.full or records is not None or not cursor)
-            else (datetime.fromisoformat(cursor))
-        )
+        replay = self.full or records is not None or not cursor
+        since = None if replay else datetime.fromisoformat(cursor)
         try:
             stream = records if records is not None else self.flow.read(since)
             for chunk in _chunks(self._guarded(stream, source), CHUNK):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -78,7 +78,6 @@ class FlowContext:
     settings: Any
     dry_run: bool
     event: Callable[..., None]  # event(record_key, message, level="warning")
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def content_hash(text: str) -> str:
