@@ -72,19 +72,24 @@ class _CallRecorder:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                with self.lock:
+                    self.calls.append(Call(scope["method"], scope["path"], status))
 
         async def capture(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                record(message["status"])  # before the client can see the answer
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            with self.lock:
-                self.calls.append(Call(scope["method"], scope["path"], status))
+            record(500)
 
 
 class Sandbox:

@@ -46,6 +46,9 @@ target = "shop"
 schedule = "*/10 * * * *"
 """
 
+#: the plugins installed in the test environment, as error messages list them
+INSTALLED = ", ".join(sorted(p.name for p in discover()))
+
 ENV = {"SHOP_TOKEN": "shop-secret-value-123", "ERP_TOKEN": "erp-secret-value-456"}
 
 
@@ -85,7 +88,7 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
     text = (
         GOOD.replace("page_size = 50", "page_sise = 50")
         .replace('token = "${ERP_TOKEN}"', 'token = "${ERP_TOKN}"')
-        .replace('plugin = "testshop"', 'plugin = "shopify"')
+        .replace('plugin = "testshop"', 'plugin = "acme_erp"')
     )
     path = write(tmp_path, text)
     result = run_ihost("-c", str(path), "config", "validate", env=ENV)
@@ -93,8 +96,8 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
     assert "Traceback" not in result.output
     assert result.out == ""
     assert result.err.splitlines() == [
-        "ihost.toml: [connections.shop] plugin: no plugin 'shopify' is installed; install it "
-        "with: pip install ihost-shopify (installed: testerp, testshop)",
+        "ihost.toml: [connections.shop] plugin: no plugin 'acme_erp' is installed; install it "
+        f"with: pip install ihost-acme-erp (installed: {INSTALLED})",
         "ihost.toml: [connections.erp] token: environment variable ERP_TOKN is not set",
         "ihost.toml: [connections.erp] page_sise: unknown key (did you mean 'page_size'?); "
         "allowed: base_url, page_size, token, webhook_secret",

@@ -32,6 +32,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     execute,
+    get_directive_values,
     get_named_type,
     is_list_type,
     is_non_null_type,
@@ -39,7 +40,7 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.language import FragmentDefinitionNode, VariableNode
+from graphql.language import FragmentDefinitionNode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -65,16 +66,14 @@ def connection(
     key: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """A GraphQL connection over `items` (already sorted), paged by opaque cursors."""
-    cursor_of = key or (lambda item: item["id"])
+    marks = [str(key(item) if key else item.get("id", index)) for index, item in enumerate(items)]
     start = 0
     if after:
         wanted = base64.b64decode(after).decode()
-        for index, item in enumerate(items):
-            if str(cursor_of(item)) == wanted:
-                start = index + 1
-                break
-    page = items[start : start + first] if first is not None else items[start:]
-    cursors = [base64.b64encode(str(cursor_of(i)).encode()).decode() for i in page]
+        start = next((i + 1 for i, mark in enumerate(marks) if mark == wanted), len(items))
+    end = start + first if first is not None else len(items)
+    page = items[start:end]
+    cursors = [base64.b64encode(mark.encode()).decode() for mark in marks[start:end]]
     return {
         "nodes": page,
         "edges": [{"node": n, "cursor": c} for n, c in zip(page, cursors, strict=True)],
@@ -155,6 +154,8 @@ class ShopifySandbox(Sandbox):
             for record in records:
                 node = self._normalise(type_name, dict(record))
                 node.setdefault("id", self.new_id(type_name))
+                if kind == "orders":
+                    self._prepare_order(node)
                 node.setdefault("updatedAt", now_iso())
                 node.setdefault("createdAt", node["updatedAt"])
                 table[node["id"]] = node
@@ -167,6 +168,37 @@ class ShopifySandbox(Sandbox):
                     for (item, loc), qty in sorted(self.inventory.items())
                 ]
             return json.loads(json.dumps(list(self._table(kind).values())))
+
+    def _prepare_order(self, node: dict[str, Any]) -> None:
+        """Give a seeded order what Shopify would: line item ids and one open fulfilment
+        order holding every line item."""
+        node.setdefault("lineItems", connection([]))
+        node.setdefault("shippingLines", connection([]))
+        node.setdefault("refunds", [])
+        node.setdefault("fulfillments", [])
+        for line in node["lineItems"]["nodes"]:
+            line.setdefault("id", self.new_id("LineItem"))
+        if "fulfillmentOrders" not in node:
+            items = [
+                {
+                    "id": self.new_id("FulfillmentOrderLineItem"),
+                    "sku": line.get("sku"),
+                    "remainingQuantity": line.get("quantity", 0),
+                    "totalQuantity": line.get("quantity", 0),
+                    "lineItem": {"id": line["id"]},
+                }
+                for line in node["lineItems"]["nodes"]
+            ]
+            node["fulfillmentOrders"] = connection(
+                [
+                    {
+                        "id": self.new_id("FulfillmentOrder"),
+                        "status": "OPEN",
+                        "lineItems": connection(items),
+                        "assignedLocation": {"location": {"id": DEFAULT_LOCATION}},
+                    }
+                ]
+            )
 
     def _table(self, kind: str) -> dict[str, dict[str, Any]]:
         return {
@@ -348,15 +380,9 @@ def _sandbox(info: Any) -> ShopifySandbox:
 
 
 def _directive_key(info: Any, name: str) -> str | None:
-    for directive in info.field_nodes[0].directives or ():
-        if directive.name.value == name:
-            for argument in directive.arguments:
-                if argument.name.value == "key":
-                    value = argument.value
-                    if isinstance(value, VariableNode):
-                        return info.variable_values.get(value.name.value)
-                    return getattr(value, "value", None)
-    return None
+    directive = info.schema.get_directive(name)
+    values = get_directive_values(directive, info.field_nodes[0], info.variable_values)
+    return (values or {}).get("key")
 
 
 def _numeric_id(gid: str) -> int:
@@ -485,6 +511,11 @@ def _shop(_root: Any, info: Any) -> dict[str, Any]:
         "currencyCode": "EUR",
         "id": "gid://shopify/Shop/1",
     }
+
+
+@resolver("QueryRoot", "product")
+def _product(_root: Any, info: Any, id: str) -> dict[str, Any] | None:
+    return _sandbox(info).products.get(id)
 
 
 @resolver("QueryRoot", "order")
@@ -698,7 +729,7 @@ def _inventory_set(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, An
         )
     quantities = input["quantities"]
     if len(quantities) > 250:
-        errors.append(_user_error(["input", "quantities"], "At most 250 quantities", "INVALID"))
+        errors.append(_user_error(["input", "quantities"], "At most 250 quantities"))
     with box.lock:
         known_items = {
             v["inventoryItem"]["id"] for p in box.products.values() for v in p["variants"]["nodes"]
@@ -710,18 +741,14 @@ def _inventory_set(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, An
                     _user_error(
                         [*where, "changeFromQuantity"],
                         "changeFromQuantity is required (null opts out)",
-                        "INVALID",
                     )
                 )
-            if strict and (
-                "compareQuantity" in quantity or input.get("ignoreCompareQuantity") is not None
-            ):
+            if strict and ("compareQuantity" in quantity or input.get("ignoreCompareQuantity")):
                 errors.append(
                     _user_error(
                         where,
                         "compareQuantity and ignoreCompareQuantity were "
                         "removed in 2026-04: use changeFromQuantity",
-                        "INVALID",
                     )
                 )
             if quantity["inventoryItemId"] not in known_items:
@@ -802,3 +829,148 @@ def _inventory_set(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, An
         if key:
             box.idempotency[key] = (fingerprint, result)
         return result
+
+
+@resolver("Mutation", "customerCreate")
+def _customer_create(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+    return _customer_write(_sandbox(info), input, create=True)
+
+
+@resolver("Mutation", "customerUpdate")
+def _customer_update(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+    return _customer_write(_sandbox(info), input, create=False)
+
+
+def _customer_write(box: ShopifySandbox, data: dict[str, Any], create: bool) -> dict[str, Any]:
+    email = (data.get("email") or "").strip()
+    with box.lock:
+        if not create and data.get("id") not in box.customers:
+            return {
+                "customer": None,
+                "userErrors": [_user_error(["id"], "Customer does not exist")],
+            }
+        if email and "@" not in email:
+            return {"customer": None, "userErrors": [_user_error(["email"], "Email is invalid")]}
+        taken = [
+            c
+            for c in box.customers.values()
+            if email
+            and (c.get("email") or "").lower() == email.lower()
+            and c["id"] != data.get("id")
+        ]
+        if taken:
+            return {
+                "customer": None,
+                "userErrors": [_user_error(["email"], "Email has already been taken")],
+            }
+        if create and not (email or data.get("phone") or data.get("lastName")):
+            return {
+                "customer": None,
+                "userErrors": [
+                    _user_error(None, "A name, phone number, or email address must be present")
+                ],
+            }
+        node = box.customers.get(data.get("id") or "") or {
+            "id": box.new_id("Customer"),
+            "createdAt": now_iso(),
+        }
+        for field in ("email", "firstName", "lastName", "phone", "tags", "note", "locale"):
+            if field in data:
+                node[field] = data[field]
+        if "addresses" in data:
+            node["addresses"] = [
+                {**a, "id": box.new_id("MailingAddress"), "countryCodeV2": a.get("countryCode")}
+                for a in data["addresses"]
+            ]
+            node["defaultAddress"] = node["addresses"][0] if node["addresses"] else None
+        node["updatedAt"] = now_iso()
+        box.customers[node["id"]] = node
+    return {"customer": node, "userErrors": []}
+
+
+@resolver("Mutation", "fulfillmentCreate")
+def _fulfillment_create(
+    _root: Any, info: Any, fulfillment: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    box = _sandbox(info)
+    groups = fulfillment["lineItemsByFulfillmentOrder"]
+    with box.lock:
+        owners = {}
+        for index, group in enumerate(groups):
+            for order in box.orders.values():
+                for fo in order.get("fulfillmentOrders", {}).get("nodes", []):
+                    if fo["id"] == group["fulfillmentOrderId"]:
+                        owners[index] = (order, fo)
+            if index not in owners:
+                return {
+                    "fulfillment": None,
+                    "userErrors": [
+                        _user_error(
+                            ["fulfillment", "lineItemsByFulfillmentOrder", str(index)],
+                            "Fulfillment order does not exist.",
+                        )
+                    ],
+                }
+        if len({id(o) for o, _ in owners.values()}) > 1:
+            return {
+                "fulfillment": None,
+                "userErrors": [
+                    _user_error(
+                        ["fulfillment"], "All fulfillment orders must belong to the same order."
+                    )
+                ],
+            }
+        shipped = []
+        for index, group in enumerate(groups):
+            order, fo = owners[index]
+            items = {i["id"]: i for i in fo["lineItems"]["nodes"]}
+            wanted = group.get("fulfillmentOrderLineItems") or [
+                {"id": i["id"], "quantity": i["remainingQuantity"]} for i in items.values()
+            ]
+            for want in wanted:
+                item = items.get(want["id"])
+                if (
+                    item is None
+                    or want["quantity"] > item["remainingQuantity"]
+                    or want["quantity"] <= 0
+                ):
+                    return {
+                        "fulfillment": None,
+                        "userErrors": [
+                            _user_error(
+                                ["fulfillment", "lineItemsByFulfillmentOrder", str(index)],
+                                "Invalid fulfillment order line item quantity requested.",
+                            )
+                        ],
+                    }
+            for want in wanted:
+                items[want["id"]]["remainingQuantity"] -= want["quantity"]
+                shipped.append({"sku": items[want["id"]].get("sku"), "quantity": want["quantity"]})
+            if all(i["remainingQuantity"] == 0 for i in items.values()):
+                fo["status"] = "CLOSED"
+        order = owners[0][0]
+        tracking = fulfillment.get("trackingInfo") or {}
+        node = {
+            "id": box.new_id("Fulfillment"),
+            "status": "SUCCESS",
+            "createdAt": now_iso(),
+            "trackingInfo": [
+                {
+                    "number": tracking.get("number"),
+                    "url": tracking.get("url"),
+                    "company": tracking.get("company"),
+                }
+            ]
+            if tracking
+            else [],
+            "lines": shipped,
+        }
+        order.setdefault("fulfillments", []).append(node)
+        remaining = sum(
+            i["remainingQuantity"]
+            for fo in order["fulfillmentOrders"]["nodes"]
+            for i in fo["lineItems"]["nodes"]
+        )
+        order["displayFulfillmentStatus"] = "FULFILLED" if remaining == 0 else "PARTIALLY_FULFILLED"
+        order["updatedAt"] = now_iso()
+    return {"fulfillment": node, "userErrors": []}

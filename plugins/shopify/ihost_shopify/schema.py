@@ -32,6 +32,12 @@ SCHEMA_FILE = "shopify/admin_schema_2025-01.json.gz"
 LATER_CHANGES = """
 directive @idempotent(key: String!) on FIELD
 extend input InventoryQuantityInput { changeFromQuantity: Int }
+extend enum InventorySetQuantitiesUserErrorCode {
+  CHANGE_FROM_QUANTITY_STALE
+  IDEMPOTENCY_CONCURRENT_REQUEST
+  IDEMPOTENCY_KEY_PARAMETER_MISMATCH
+  IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED
+}
 """
 
 

@@ -1,0 +1,108 @@
+"""The Admin GraphQL API over httpx (api/shopify.md §1, §2, §11).
+
+Every response carries `extensions.cost.throttleStatus`; the client keeps a CostBucket in
+step with it and waits, before each call, until the bucket should hold what that
+operation last cost, so a sync paces itself instead of running into THROTTLED. A
+THROTTLED answer (HTTP 200) or a 429 is waited out and retried; `userErrors` become
+RemoteRejected with Shopify's own words.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from host.errors import AuthError, RateLimited, RemoteRejected
+from host.http import CostBucket, HttpClient
+
+_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+DEFAULT_COST = 50  # the guess for an operation not seen yet
+THROTTLE_RETRIES = 8
+
+
+class ShopifyClient:
+    """One shop's Admin GraphQL endpoint."""
+
+    def __init__(
+        self,
+        shop: str,
+        access_token: str,
+        api_version: str,
+        *,
+        timeout: float = 30.0,
+        bucket_size: float = 2000,
+        restore_rate: float = 100,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        base = shop if shop.startswith(("http://", "https://")) else f"https://{shop}"
+        self.http = HttpClient(
+            base.rstrip("/"),
+            headers={"X-Shopify-Access-Token": access_token},
+            timeout=timeout,
+            name="shopify",
+        )
+        self.path = f"/admin/api/{api_version}/graphql.json"
+        self.bucket = CostBucket(bucket_size, restore_rate)
+        self.costs: dict[str, float] = {}
+        self.throttled = 0  # THROTTLED answers waited out
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting on Shopify's rate limits."""
+        return self.bucket.waited + self.http.waited
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run one operation; returns its `data`."""
+        match = _OPERATION.search(query)
+        name = match.group(1) if match else "anonymous"
+        for _ in range(THROTTLE_RETRIES):
+            self.bucket.acquire(self.costs.get(name, DEFAULT_COST))
+            response = self.http.post(
+                self.path, json={"query": query, "variables": variables or {}}
+            )
+            body = response.json()
+            cost = (body.get("extensions") or {}).get("cost")
+            if cost:
+                status = cost["throttleStatus"]
+                self.bucket.update(
+                    status["currentlyAvailable"], status["maximumAvailable"], status["restoreRate"]
+                )
+                self.costs[name] = cost["requestedQueryCost"]
+            errors = body.get("errors")
+            if not errors:
+                return body.get("data") or {}
+            codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
+            if "THROTTLED" in codes and cost:
+                self.throttled += 1
+                status = cost["throttleStatus"]
+                wait = (cost["requestedQueryCost"] - status["currentlyAvailable"]) / status[
+                    "restoreRate"
+                ]
+                self._sleep(max(wait, 0.05))
+                self.bucket.waited += max(wait, 0.05)
+                continue
+            messages = "; ".join(
+                e.get("message", str(e)) if isinstance(e, dict) else str(e) for e in errors
+            )
+            if "ACCESS_DENIED" in codes:
+                raise AuthError(f"shopify refused {name}: {messages} (check the app's scopes)")
+            raise RemoteRejected(f"shopify rejected {name}: {messages}", details=errors)
+        raise RateLimited(f"shopify: {name} still throttled after {THROTTLE_RETRIES} tries", 1.0)
+
+
+def user_errors(payload: dict[str, Any] | None, what: str) -> None:
+    """Raise RemoteRejected with Shopify's own words when a mutation reports userErrors."""
+    errors = (payload or {}).get("userErrors") or []
+    if errors:
+        parts = []
+        for error in errors:
+            field = ".".join(error.get("field") or [])
+            code = f" ({error['code']})" if error.get("code") else ""
+            parts.append(f"{field + ': ' if field else ''}{error['message']}{code}")
+        raise RemoteRejected(f"shopify refused {what}: " + "; ".join(parts), details=errors)
