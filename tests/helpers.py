@@ -46,11 +46,11 @@ def write_config(
     """An ihost.toml with one connection per (plugin, running sandbox) and the given flows."""
     parts = [f'[store]\nurl = "sqlite:///{directory / store}"\n']
     for name, (plugin, sandbox) in connections.items():
-        settings = sandbox.connection_settings()
-        parts.append(
-            f'[connections.{name}]\nplugin = "{plugin}"\nbase_url = "{settings["base_url"]}"\n'
-            f'token = "{settings["token"]}"\n'
-        )
+        lines = [f"[connections.{name}]", f'plugin = "{plugin}"']
+        lines += [
+            f"{key} = {json.dumps(value)}" for key, value in sandbox.connection_settings().items()
+        ]
+        parts.append("\n".join(lines) + "\n")
     parts.append(textwrap.dedent(flows))
     path = directory / "ihost.toml"
     path.write_text("\n".join(parts))

@@ -58,6 +58,19 @@ def amount(bag: dict[str, Any] | None) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
 
 
+def _first_amount(node: dict[str, Any], *fields: str) -> Decimal | None:
+    """The first of `fields` that has an amount (free shipping, 0.00, counts)."""
+    for field in fields:
+        value = amount(node.get(field))
+        if value is not None:
+            return value
+    return None
+
+
+def _or_zero(value: Decimal | None) -> Decimal:
+    return Decimal(0) if value is None else value  # Decimal("0.00") is falsy: no `or`
+
+
 def rate_percent(tax_lines: list[dict[str, Any]] | None) -> Decimal | None:
     """The summed rate of tax lines as a percentage (Shopify gives 0.21 for 21 %)."""
     rates = [Decimal(str(t["rate"])) for t in tax_lines or [] if t.get("rate") is not None]
@@ -119,18 +132,16 @@ def order(node: dict[str, Any]) -> dict[str, Any]:
             "sku": line.get("sku") or None,
             "name": line.get("name"),
             "quantity": Decimal(line["quantity"]),
-            "unit_price": amount(line.get("originalUnitPriceSet")) or Decimal(0),
+            "unit_price": _or_zero(amount(line.get("originalUnitPriceSet"))),
             "tax_rate": rate_percent(line.get("taxLines")),
-            "discount": amount(line.get("totalDiscountSet")) or Decimal(0),
+            "discount": _or_zero(amount(line.get("totalDiscountSet"))),
         }
         for line in (node.get("lineItems") or {}).get("nodes", [])
     ]
     shipping_lines = [
         {
             "method": line.get("title") or line.get("code"),
-            "price": amount(line.get("discountedPriceSet"))
-            or amount(line.get("originalPriceSet"))
-            or Decimal(0),
+            "price": _or_zero(_first_amount(line, "discountedPriceSet", "originalPriceSet")),
             "tax_rate": rate_percent(line.get("taxLines")),
         }
         for line in (node.get("shippingLines") or {}).get("nodes", [])
@@ -168,7 +179,7 @@ def refunds(node: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "sku": (line.get("lineItem") or {}).get("sku"),
                 "quantity": Decimal(line["quantity"]),
-                "amount": amount(line.get("subtotalSet")) or Decimal(0),
+                "amount": _or_zero(amount(line.get("subtotalSet"))),
             }
             for line in (refund.get("refundLineItems") or {}).get("nodes", [])
         ]
@@ -180,7 +191,7 @@ def refunds(node: dict[str, Any]) -> list[dict[str, Any]]:
                 "created_at": refund.get("createdAt"),
                 "updated_at": refund.get("createdAt"),
                 "lines": lines,
-                "total": amount(total) or Decimal(0),
+                "total": _or_zero(amount(total)),
                 "currency": ((total or {}).get("shopMoney") or {}).get("currencyCode")
                 or node.get("currencyCode"),
                 "reason": refund.get("note"),

@@ -647,6 +647,7 @@ def _product_set(
             product["media"] = connection(
                 [
                     {
+                        "__typename": "MediaImage",
                         "id": box.new_id("MediaImage"),
                         "alt": f.get("alt"),
                         "status": "READY",
