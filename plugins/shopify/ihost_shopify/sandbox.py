@@ -108,6 +108,7 @@ class ShopifySandbox(Sandbox):
         self._available = float(bucket_size)
         self._stamp = time.monotonic()
         self.throttled = 0  # THROTTLED answers given
+        self.charged = 0  # cost points charged for executed requests
         self.operations: list[str] = []  # the operation name of every executed request
         self._ids = itertools.count(1001)
         self.orders: dict[str, dict[str, Any]] = {}
@@ -322,6 +323,7 @@ class ShopifySandbox(Sandbox):
                     }
                 )
             self._available -= requested
+            self.charged += requested
             self.operations.append(operation.name.value if operation.name else "")
             result = (
                 execute(
