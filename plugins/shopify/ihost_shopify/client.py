@@ -81,6 +81,11 @@ class ShopifyClient:
             if "THROTTLED" in codes and cost:
                 self.throttled += 1
                 status = cost["throttleStatus"]
+                if cost["requestedQueryCost"] > status["maximumAvailable"]:
+                    raise RemoteRejected(
+                        f"shopify: {name} costs {cost['requestedQueryCost']} points, more than "
+                        f"the bucket's {status['maximumAvailable']:.0f}: ask for fewer records"
+                    )
                 wait = (cost["requestedQueryCost"] - status["currentlyAvailable"]) / status[
                     "restoreRate"
                 ]

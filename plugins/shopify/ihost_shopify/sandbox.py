@@ -157,6 +157,8 @@ class ShopifySandbox(Sandbox):
                 node.setdefault("id", self.new_id(type_name))
                 if kind == "orders":
                     self._prepare_order(node)
+                elif kind == "products":
+                    self._prepare_product(node)
                 node.setdefault("updatedAt", now_iso())
                 node.setdefault("createdAt", node["updatedAt"])
                 table[node["id"]] = node
@@ -169,6 +171,20 @@ class ShopifySandbox(Sandbox):
                     for (item, loc), qty in sorted(self.inventory.items())
                 ]
             return json.loads(json.dumps(list(self._table(kind).values())))
+
+    def _prepare_product(self, node: dict[str, Any]) -> None:
+        """Link a seeded product's variants to it, each with an inventory item."""
+        node.setdefault("variants", connection([]))
+        node.setdefault("media", connection([]))
+        node.setdefault("collections", connection([]))
+        for variant in node["variants"]["nodes"]:
+            variant.setdefault("id", self.new_id("ProductVariant"))
+            variant["product"] = {"id": node["id"]}
+            variant.setdefault(
+                "inventoryItem", {"id": self.new_id("InventoryItem"), "tracked": True}
+            )
+            variant["inventoryItem"].setdefault("sku", variant.get("sku"))
+            variant.setdefault("media", connection([]))
 
     def _prepare_order(self, node: dict[str, Any]) -> None:
         """Give a seeded order what Shopify would: line item ids and one open fulfilment

@@ -1,0 +1,202 @@
+"""Webhooks, throttling, customers, fulfilments and refunds against the Shopify sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import actions, run_flow, write_config
+from ihost_shopify import queries, samples
+from ihost_shopify.client import ShopifyClient
+from ihost_shopify.plugin import ShopifyPlugin
+from ihost_shopify.sandbox import ShopifySandbox
+from ihost_testconnectors.sandbox import RecordSandbox
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from host.errors import AuthError, RemoteRejected
+from host.models import Customer
+from host.sandbox import Sandbox
+
+
+@pytest.fixture
+def shop() -> Iterator[ShopifySandbox]:
+    with ShopifySandbox(restore_rate=2000) as running:
+        yield running
+
+
+def plugin_for(shop: ShopifySandbox, **changes: Any) -> ShopifyPlugin:
+    return ShopifyPlugin(ShopifyPlugin.Settings(**{**shop.connection_settings(), **changes}))
+
+
+class Receiver(Sandbox):
+    """Records webhook deliveries: the raw body and headers, as a web server gets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/hook", self._hook, methods=["POST"])]
+
+    async def _hook(self, request: Request) -> Response:
+        self.deliveries.append((dict(request.headers), await request.body()))
+        return Response(status_code=200)
+
+
+def test_signed_webhooks(shop: ShopifySandbox) -> None:
+    plugin = plugin_for(shop)
+    with Receiver() as receiver:
+        url = receiver.base_url + "/hook"
+        shop.send_webhook(
+            url, "orders/paid", {"id": 820982911946154508, "name": "#1001"}, event_id="evt-1"
+        )
+        shop.send_webhook(url, "orders/paid", {"id": 1}, secret="not-the-app-secret")
+        shop.send_webhook(url, "products/update", {"id": 2})
+    (good_headers, good_body), (bad_headers, bad_body), (other_headers, other_body) = (
+        receiver.deliveries
+    )
+    event = plugin.parse_webhook(headers=good_headers, body=good_body)
+    assert event is not None
+    assert (event.entity, event.keys, event.event_id) == ("orders", ["820982911946154508"], "evt-1")
+    with pytest.raises(AuthError, match="signature does not match"):
+        plugin.parse_webhook(headers=bad_headers, body=bad_body)
+    with pytest.raises(AuthError):  # one byte changed in transit
+        plugin.parse_webhook(headers=good_headers, body=good_body.replace(b"1001", b"1002"))
+    assert plugin.parse_webhook(headers=other_headers, body=other_body) is None
+    plugin.close()
+
+
+def test_the_client_paces_itself_and_waits_out_throttled_answers() -> None:
+    with ShopifySandbox(bucket_size=1000, restore_rate=1000) as shop:
+        shop.seed("products", [samples.product(f"S{i}") for i in range(5)])
+        search = " OR ".join(f"sku:'S{i}'" for i in range(5))
+        variables = {"first": 250, "query": search}  # 752 points of a 1000-point bucket
+        paced = ShopifyClient(shop.base_url, shop.token, "2026-10")
+        for _ in range(3):  # after the first answer it knows the cost and waits for it
+            paced.execute(queries.VARIANTS_BY_SKU, variables)
+        assert paced.costs["VariantsBySku"] == 752
+        assert shop.throttled == 0 and paced.waited > 0
+        # a client that has not seen the cost yet runs into THROTTLED, waits, and succeeds
+        fresh = ShopifyClient(shop.base_url, shop.token, "2026-10")
+        data = fresh.execute(queries.VARIANTS_BY_SKU, variables)
+        assert len(data["productVariants"]["nodes"]) == 5
+        assert shop.throttled == 1 and fresh.throttled == 1
+        paced.close()
+        fresh.close()
+
+
+def test_a_query_larger_than_the_bucket_fails_at_once() -> None:
+    with ShopifySandbox(bucket_size=500, restore_rate=1000) as shop:
+        client = ShopifyClient(shop.base_url, shop.token, "2026-10")
+        with pytest.raises(RemoteRejected, match="costs 752 points, more than the bucket's 500"):
+            client.execute(queries.VARIANTS_BY_SKU, {"first": 250, "query": "sku:x"})
+        assert shop.throttled == 1
+        client.close()
+
+
+def test_customers_flow_creates_then_updates_and_reports_shopify_words(
+    tmp_path: Path, shop: ShopifySandbox
+) -> None:
+    shop.seed("customers", [{"email": "piet@example.com", "firstName": "Piet"}])
+    with RecordSandbox() as erp:
+        erp.seed(
+            "customers",
+            [
+                {
+                    "id": "K1",
+                    "key": "K1",
+                    "email": "inkoop@acme.nl",
+                    "company": "Acme BV",
+                    "first_name": "Anna",
+                    "last_name": "de Vries",
+                    "billing_address": {
+                        "street": "Keizersgracht",
+                        "house_number": "123",
+                        "postcode": "1015 CJ",
+                        "city": "Amsterdam",
+                        "country": "NL",
+                    },
+                },
+                {"id": "K2", "key": "K2", "email": "PIET@example.com", "first_name": "Pieter"},
+            ],
+        )
+        flows = '[flows.customers]\nkind = "customers"\nsource = "erp"\ntarget = "shop"\n'
+        path = write_config(tmp_path, {"erp": ("testerp", erp), "shop": ("shopify", shop)}, flows)
+        result, report = run_flow(path, "customers")
+    assert result.code == 0, result.output
+    assert actions(report)["K1"][0] == "created" and actions(report)["K2"][0] == "updated"
+    customers = {c["email"]: c for c in shop.dump("customers")}
+    assert customers["piet@example.com"]["firstName"] == "Pieter"
+    address = customers["inkoop@acme.nl"]["addresses"][0]
+    assert address["company"] == "Acme BV" and address["address1"] == "Keizersgracht 123"
+    plugin = plugin_for(shop)
+    with pytest.raises(RemoteRejected, match="email: Email has already been taken"):
+        plugin.upsert_debtor(customer=Customer(key="x", email="inkoop@acme.nl"), existing_id=None)
+    plugin.close()
+
+
+def test_fulfilments_and_refunds_through_the_orders_bindings(
+    tmp_path: Path, shop: ShopifySandbox
+) -> None:
+    order = samples.order(2001, skus=("SKU-1", "SKU-2"))
+    order["refunds"] = [
+        {
+            "id": "gid://shopify/Refund/77",
+            "createdAt": "2026-05-05T10:00:00Z",
+            "note": "damaged",
+            "totalRefundedSet": samples.money("12.10"),
+            "refundLineItems": [
+                {"quantity": 1, "lineItem": {"sku": "SKU-1"}, "subtotalSet": samples.money("12.10")}
+            ],
+        }
+    ]
+    shop.seed("orders", [order])
+    with RecordSandbox() as erp:
+        erp.seed("products", [{"key": s, "sku": s, "name": s} for s in ("SKU-1", "SKU-2")])
+        flows = (
+            '[flows.orders]\nkind = "orders"\nsource = "shop"\ntarget = "erp"\n'
+            '[flows.shipments]\nkind = "shipments"\nsource = "erp"\ntarget = "shop"\n'
+            '[flows.refunds]\nkind = "refunds"\nsource = "shop"\ntarget = "erp"\n'
+        )
+        path = write_config(tmp_path, {"shop": ("shopify", shop), "erp": ("testerp", erp)}, flows)
+        _, orders = run_flow(path, "orders")
+        erp_order = actions(orders)["2001"][1]
+        erp.seed(
+            "shipments",
+            [
+                {
+                    "id": "D1",
+                    "key": "D1",
+                    "order_key": erp_order,
+                    "carrier": "PostNL",
+                    "tracking_number": "3SABC1",
+                    "tracking_url": "https://postnl.example/3SABC1",
+                    "lines": [{"sku": "SKU-1", "quantity": "2"}],
+                    "complete": False,
+                },
+            ],
+        )
+        result, _ = run_flow(path, "shipments")
+        assert result.code == 0, result.output
+        (stored,) = shop.dump("orders")
+        (fulfilment,) = stored["fulfillments"]
+        assert fulfilment["trackingInfo"] == [
+            {"number": "3SABC1", "company": "PostNL", "url": "https://postnl.example/3SABC1"}
+        ]
+        assert fulfilment["lines"] == [{"sku": "SKU-1", "quantity": 2}]
+        assert stored["displayFulfillmentStatus"] == "PARTIALLY_FULFILLED"
+        _, again = run_flow(path, "shipments", "--full")
+        assert (
+            again["counts"]["unchanged"] == 1 and len(shop.dump("orders")[0]["fulfillments"]) == 1
+        )
+
+        result, _ = run_flow(path, "refunds")
+        assert result.code == 0, result.output
+        (refund,) = erp.dump("refunds")
+        assert refund["order_id"] == erp_order and refund["total"] == "12.10"
+        assert refund["lines"] == [{"sku": "SKU-1", "quantity": "1", "amount": "12.10"}]
+        assert refund["reason"] == "damaged"
