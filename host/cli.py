@@ -7,6 +7,7 @@ unreachable or unauthorised. Errors are one line on stderr, never a traceback
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -156,7 +157,7 @@ def _settings_fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:
 
 def _about(info: PluginInfo) -> dict[str, Any]:
     about = info.as_dict()
-    about["description"] = (info.cls.__doc__ or "").strip() if info.cls else ""
+    about["description"] = inspect.cleandoc(info.cls.__doc__ or "") if info.cls else ""
     about["settings"] = _settings_fields(info.settings_model)
     return about
 

@@ -47,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 
 from host.sandbox import Sandbox
 from ihost_shopify.schema import admin_schema, requested_cost
-from ihost_shopify.search import SearchError, compile_search
+from ihost_shopify.search import SearchError, Tokenized, compile_search
 
 TOKEN = "shpat_sandbox0123456789abcdef"
 APP_SECRET = "sandbox-app-secret-42"
@@ -446,7 +446,7 @@ ORDER_SEARCH = {
     "id": lambda o: _numeric_id(o["id"]),
 }
 VARIANT_SEARCH = {
-    "sku": lambda v: v.get("sku"),
+    "sku": lambda v: Tokenized(v.get("sku") or ""),
     "barcode": lambda v: v.get("barcode"),
     "product_id": lambda v: _numeric_id(v["product"]["id"]),
     "updated_at": lambda v: v.get("updatedAt"),

@@ -17,6 +17,12 @@ _TOKEN = re.compile(
 )
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+class Tokenized(str):
+    """A value searched as Shopify searches text: every word of the query must be a word
+    of the value, so `sku:A-1` also finds "A-1-B" (a near match)."""
 
 
 class SearchError(ValueError):
@@ -29,6 +35,9 @@ def _compare(actual: Any, op: str, wanted: str) -> bool:
     if isinstance(actual, list):
         return any(_compare(item, op, wanted) for item in actual)
     text = str(actual)
+    if op == ":" and isinstance(actual, Tokenized) and not wanted.endswith("*"):
+        words = {w.lower() for w in _WORD.findall(text)}
+        return {w.lower() for w in _WORD.findall(wanted)} <= words
     if op == ":" and wanted.endswith("*"):
         return text.lower().startswith(wanted[:-1].lower())
     if op == ":":

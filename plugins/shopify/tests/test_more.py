@@ -200,3 +200,13 @@ def test_fulfilments_and_refunds_through_the_orders_bindings(
         assert refund["order_id"] == erp_order and refund["total"] == "12.10"
         assert refund["lines"] == [{"sku": "SKU-1", "quantity": "1", "amount": "12.10"}]
         assert refund["reason"] == "damaged"
+
+
+def test_sku_lookup_keeps_only_exact_matches(shop: ShopifySandbox) -> None:
+    shop.seed("products", [samples.product(s) for s in ("A-1", "A-1-B", "B-2")])
+    plugin = plugin_for(shop)
+    search = plugin.client.execute(queries.VARIANTS_BY_SKU, {"first": 10, "query": "sku:'A-1'"})
+    assert {n["sku"] for n in search["productVariants"]["nodes"]} == {"A-1", "A-1-B"}
+    found = plugin.find_products(skus=["A-1", "C-3"])
+    assert list(found) == ["A-1"]
+    plugin.close()
