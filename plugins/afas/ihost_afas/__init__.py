@@ -1,0 +1,1 @@
+"""AFAS Profit connector for ihost: REST GetConnectors and UpdateConnectors, and a sandbox."""
