@@ -236,6 +236,11 @@ class HttpClient:
     def observe(self, response: httpx.Response) -> None:
         """Called with every response, to update a limiter from the remote's headers."""
 
+    def refusal(self, response: httpx.Response, message: str) -> Exception | None:
+        """An error for a 5xx that is really a refusal of the record (some APIs, AFAS
+        among them, answer a validation error with 500); None keeps it transient."""
+        return None
+
     # --- requests -------------------------------------------------------------------------
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -336,6 +341,8 @@ class HttpClient:
             raise AuthError(f"{self.name} refused the credentials ({status}): {message}")
         if status == 429:
             raise RateLimited(f"{self.name}: rate limited on {where}: {message}", retry_after)
+        if status >= 500 and (refused := self.refusal(response, message)) is not None:
+            raise refused
         if status >= 500 or status == 408:
             raise TransientError(f"{self.name}: {where} answered {status}: {message}", retry_after)
         raise RemoteRejected(f"{self.name} rejected {where} ({status}): {message}", status=status)

@@ -74,6 +74,15 @@ class ContractTests:
                 product=self.samples()["products"], existing_id=None, update_info=True
             )
 
+    def debtor_id(self, sandbox: Sandbox, connection: Connection) -> str | None:
+        """The debtor orders are booked on: the sample customer's, where the target keeps
+        debtors (an ERP needs one), else None."""
+        if not connection.implements("upsert_debtor"):
+            return None
+        customer = self.samples()["customers"]
+        existing = connection.hook.find_debtor(customer=customer, match_on="email")
+        return existing or connection.hook.upsert_debtor(customer=customer, existing_id=None)
+
     def existing_order_id(self, sandbox: Sandbox, connection: Connection) -> str:
         """A target order to attach shipments and refunds to."""
         if "orders" not in connection.capabilities.writes:
@@ -83,7 +92,9 @@ class ContractTests:
             )
         order = self.samples()["orders"]
         return connection.hook.find_order(order=order) or connection.hook.create_order(
-            order=order, order_type=self._order_type(connection), debtor_id=None
+            order=order,
+            order_type=self._order_type(connection),
+            debtor_id=self.debtor_id(sandbox, connection),
         )
 
     def stock_of(self, sandbox: Sandbox, connection: Connection, sku: str) -> Decimal | None:
@@ -179,7 +190,9 @@ class ContractTests:
         hook = connection.hook
         if entity == "orders":
             target_id = hook.create_order(
-                order=sample, order_type=self._order_type(connection), debtor_id=None
+                order=sample,
+                order_type=self._order_type(connection),
+                debtor_id=self.debtor_id(sandbox, connection),
             )
             assert target_id and hook.find_order(order=sample) == target_id
         elif entity == "customers":
@@ -218,12 +231,13 @@ class ContractTests:
         sample = self.samples()[entity]
         if entity == "orders":
             order_type = self._order_type(connection)
+            debtor = self.debtor_id(sandbox, connection)
             first = connection.hook.create_order(
-                order=sample, order_type=order_type, debtor_id=None
+                order=sample, order_type=order_type, debtor_id=debtor
             )
             assert connection.hook.find_order(order=sample) == first
             second = connection.hook.create_order(
-                order=sample, order_type=order_type, debtor_id=None
+                order=sample, order_type=order_type, debtor_id=debtor
             )
         else:
             order_id = self.existing_order_id(sandbox, connection)
