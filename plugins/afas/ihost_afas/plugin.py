@@ -240,7 +240,7 @@ class AfasPlugin:
             }
         ]
 
-    def _person(self, customer: Customer, existing: bool) -> dict[str, Any]:
+    def _person(self, customer: Customer, existing: bool, address: bool = True) -> dict[str, Any]:
         values = {
             "MatchPer": "0" if existing else "7",
             "AutoNum": True,
@@ -252,8 +252,10 @@ class AfasPlugin:
             "ViGe": "O",
         }
         element: dict[str, Any] = {"Fields": {k: v for k, v in values.items() if v is not None}}
-        if address := self._address(customer.billing_address or customer.shipping_address):
-            element["Objects"] = address
+        if address and (
+            found := self._address(customer.billing_address or customer.shipping_address)
+        ):
+            element["Objects"] = found
         return {"KnPerson": {"Element": element}}
 
     @hookimpl
@@ -285,6 +287,18 @@ class AfasPlugin:
                 "Objects": self._address(customer.billing_address or customer.shipping_address),
             }
             organisation["Fields"] = {k: v for k, v in organisation["Fields"].items() if v}
+            if customer.first_name or customer.last_name:  # the person at the company
+                contact = {"ViKc": "PRS", "EmAd": customer.email, "TeNr": customer.phone}
+                organisation["Objects"].append(
+                    {
+                        "KnContact": {
+                            "Element": {
+                                "Fields": {k: v for k, v in contact.items() if v},
+                                "Objects": [self._person(customer, existing=False, address=False)],
+                            }
+                        }
+                    }
+                )
             if not organisation["Objects"]:
                 del organisation["Objects"]
             if existing_id:

@@ -316,6 +316,7 @@ class AfasSandbox(Sandbox):
                 row = self._debtor(header.get("DbId"))
                 if row is None:
                     return _error(f"Sales relation {header.get('DbId')} does not exist.")
+                row.setdefault("BcCo", str(next(self.relation_numbers)))
             else:
                 row = {
                     "DebtorId": str(header.get("DbId") or next(self.debtor_numbers)),

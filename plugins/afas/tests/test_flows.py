@@ -1,0 +1,220 @@
+"""AFAS with Shopify, through the CLI: orders in; articles, stock and delivery notes out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from helpers import actions, run_flow, write_config
+from ihost_afas import sandbox as afas
+from ihost_afas import spec
+from ihost_afas.sandbox import AfasSandbox, elements, fields, objects
+from ihost_shopify import samples
+from ihost_shopify.sandbox import ShopifySandbox
+
+STAMP = "2026-05-01T10:00:00Z"
+
+
+@pytest.fixture
+def shop() -> Iterator[ShopifySandbox]:
+    with ShopifySandbox(restore_rate=2000) as running:
+        yield running
+
+
+@pytest.fixture
+def erp() -> Iterator[AfasSandbox]:
+    with AfasSandbox() as running:
+        running.seed(
+            afas.ARTICLES,
+            [
+                {
+                    "ItemCode": sku,
+                    "Description": f"Article {sku}",
+                    "BasicSalesPrice": 10.0,
+                    "UnitId": "stk",
+                    "Blocked": False,
+                    "DateModified": STAMP,
+                }
+                for sku in ("SKU-1", "SKU-2")
+            ],
+        )
+        running.seed(
+            afas.DEBTORS,
+            [
+                {
+                    "DebtorId": "10500",
+                    "DebtorName": "Anna de Vries",
+                    "Email": "ANNA@example.com",
+                    "ModifiedDate": STAMP,
+                }
+            ],
+        )
+        yield running
+
+
+def config(tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, flows: str) -> Path:
+    return write_config(tmp_path, {"shop": ("shopify", shop), "erp": ("afas", erp)}, flows)
+
+
+def orders_flow(order_type: str = "sales_order") -> str:
+    return (
+        '[flows.orders]\nkind = "orders"\nsource = "shop"\ntarget = "erp"\n'
+        f'[flows.orders.settings]\norder_type = "{order_type}"\n'
+    )
+
+
+def assert_every_body_validates(erp: AfasSandbox) -> None:
+    for connector, received in erp.received.items():
+        for call in received:
+            assert spec.problems(connector, call["method"], call["body"]) == [], connector
+
+
+def test_orders_become_sales_orders_with_their_debtors(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+) -> None:
+    shop.seed(
+        "orders",
+        [
+            samples.order(1001, company="Acme BV", email="inkoop@acme.nl"),
+            samples.order(1002, email="anna@example.com"),  # an existing debtor, other case
+            samples.order(1003, skus=("SKU-404",), email="x@example.com"),  # no such article
+            samples.order(1004, skus=("SKU-2",), email="Inkoop@Acme.nl", company="Acme BV"),
+        ],
+    )
+    result, report = run_flow(config(tmp_path, shop, erp, orders_flow()), "orders")
+    assert result.code == 1, result.output
+    assert {k: a for k, (a, _) in actions(report).items()} == {
+        "1001": "created",
+        "1002": "created",
+        "1003": "failed",
+        "1004": "created",
+    }
+    (failed,) = [a for a in report["actions"] if a["action"] == "failed"]
+    assert failed["reason"] == "order 1003: SKU SKU-404 not found in erp"
+
+    organisations = erp.dump("KnSalesRelationOrg")
+    assert [c["method"] for c in organisations] == ["POST", "PUT"]  # one debtor, then updated
+    (company,) = elements(organisations[0]["body"]["KnSalesRelationOrg"])
+    (org,) = objects(company, "KnOrganisation")
+    assert fields(org)["Nm"] == "Acme BV" and fields(org)["EmAd"] == "inkoop@acme.nl"
+    (contact,) = objects(org, "KnContact")
+    (person,) = objects(contact, "KnPerson")
+    assert (fields(person)["FiNm"], fields(person)["LaNm"]) == ("Anna", "de Vries")
+    (address,) = objects(org, "KnBasicAddressAdr")
+    assert fields(address) == {
+        "CoId": "NL",
+        "PbAd": False,
+        "Ad": "Keizersgracht",
+        "HmNr": 123,
+        "HmAd": "A",
+        "ZpCd": "1015 CJ",
+        "Rs": "Amsterdam",
+        "ResZip": False,
+    }
+    persons = erp.dump("KnSalesRelationPer")
+    assert [c["method"] for c in persons] == ["PUT"]  # found by e-mail: updated, not created
+    assert fields(elements(persons[0]["body"]["KnSalesRelationPer"])[0])["DbId"] == "10500"
+    assert len(erp.dump(afas.DEBTORS)) == 2
+
+    sales = erp.dump("FbSales")
+    assert len(sales) == 3
+    (first,) = elements(sales[0]["body"]["FbSales"])
+    header = fields(first)
+    assert header["RfCs"] == "1001" and header["CuId"] == "EUR" and header["InVa"] is True
+    lines = [fields(line) for line in objects(first, "FbSalesLines")]
+    assert lines == [
+        {
+            "VaIt": "2",
+            "ItCd": "SKU-1",
+            "Ds": "Product SKU-1",
+            "BiUn": "stk",
+            "QuUn": "2",
+            "Upri": "12.10",
+        },
+        {
+            "VaIt": "6",
+            "ItCd": "VERZEND",
+            "Ds": "PostNL",
+            "BiUn": "*****",
+            "QuUn": "1",
+            "Upri": "6.95",
+        },
+    ]
+    assert_every_body_validates(erp)
+    _, again = run_flow(config(tmp_path, shop, erp, orders_flow()), "orders", "--full")
+    assert again["counts"]["created"] == 0 and len(erp.dump("FbSales")) == 3
+
+
+@pytest.mark.parametrize("order_type", ["invoice", "financial_entry"])
+def test_invoices_and_journal_entries(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, order_type: str
+) -> None:
+    shop.seed("orders", [samples.order(2001, email="anna@example.com")])
+    result, _ = run_flow(config(tmp_path, shop, erp, orders_flow(order_type)), "orders")
+    assert result.code == 0, result.output
+    if order_type == "invoice":
+        (invoice,) = erp.dump("FbDirectInvoice")
+        (element,) = elements(invoice["body"]["FbDirectInvoice"])
+        assert fields(element)["DbId"] == "10500"
+        assert [fields(li)["VaIt"] for li in objects(element, "FbDirectInvoiceLines")] == ["2", "6"]
+    else:
+        (entry,) = erp.dump("FiEntries")
+        (element,) = elements(entry["body"]["FiEntryPar"])
+        lines = [fields(line) for line in objects(element, "FiEntries")]
+        debit = sum(Decimal(line["AmDe"]) for line in lines)
+        credit = sum(Decimal(line["AmCr"]) for line in lines)
+        assert debit == credit == Decimal("31.15")
+        assert lines[0]["VaAs"] == "2" and lines[0]["AcNr"] == "10500"
+    assert_every_body_validates(erp)
+
+
+def test_articles_stock_and_delivery_notes_reach_shopify(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+) -> None:
+    erp.seed(
+        afas.STOCK,
+        [
+            {"ItemCode": "SKU-1", "Warehouse": "*****", "StockActual": 17, "ModifiedDate": STAMP},
+            {"ItemCode": "SKU-2", "Warehouse": "*****", "StockActual": 3, "ModifiedDate": STAMP},
+        ],
+    )
+    shop.seed("orders", [samples.order(3001, skus=("SKU-1", "SKU-2"), email="anna@example.com")])
+    flows = orders_flow() + (
+        '[flows.products]\nkind = "products"\nsource = "erp"\ntarget = "shop"\n'
+        '[flows.stock]\nkind = "stock"\nsource = "erp"\ntarget = "shop"\n'
+        '[flows.shipments]\nkind = "shipments"\nsource = "erp"\ntarget = "shop"\n'
+    )
+    path = config(tmp_path, shop, erp, flows)
+    for flow in ("products", "stock", "orders"):
+        result, _ = run_flow(path, flow)
+        assert result.code == 0, result.output
+    products = {p["variants"]["nodes"][0]["sku"]: p for p in shop.dump("products")}
+    assert set(products) == {"SKU-1", "SKU-2"} and products["SKU-1"]["title"] == "Article SKU-1"
+    items = {p["variants"]["nodes"][0]["inventoryItem"]["id"]: sku for sku, p in products.items()}
+    stock = {items[row["inventoryItemId"]]: row["available"] for row in shop.dump("inventory")}
+    assert stock == {"SKU-1": 17, "SKU-2": 3}
+
+    (sales_order,) = erp.dump(afas.ORDERS)
+    erp.seed(
+        afas.DELIVERIES,
+        [
+            {
+                "DeliveryNote": "PB-1",
+                "OrderNumber": sales_order["OrderNumber"],
+                "Carrier": "PostNL",
+                "TrackTrace": "3SPOSTNL123",
+                "DeliveryDate": STAMP,
+                "ModifiedDate": STAMP,
+            }
+        ],
+    )
+    result, shipped = run_flow(path, "shipments")
+    assert result.code == 0, result.output
+    (order,) = shop.dump("orders")
+    (fulfilment,) = order["fulfillments"]
+    assert fulfilment["trackingInfo"][0]["number"] == "3SPOSTNL123"
+    assert fulfilment["trackingInfo"][0]["company"] == "PostNL"
+    assert order["displayFulfillmentStatus"] == "FULFILLED"
+    assert actions(shipped)["PB-1"][0] == "created"
