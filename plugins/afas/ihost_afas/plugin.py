@@ -69,7 +69,12 @@ class AfasSettings(BaseModel):
     journal: str = Field("20", max_length=6, description="JoCo of financial entries")
     revenue_account: str = Field("8000", description="ledger of revenue (or extra.revenue_account)")
     vat_account: str = Field("1500", description="ledger of VAT payable")
-    shipping_account: str | None = Field(None, description="ledger of shipping revenue")
+    cost_centre: str | None = Field(
+        None, max_length=16, description="allocation axis 1 (DiC1) of revenue; or extra.cost_centre"
+    )
+    cost_carrier: str | None = Field(
+        None, max_length=16, description="allocation axis 2 (DiC2) of revenue; or extra.cost_unit"
+    )
     country_codes: dict[str, str] = Field(
         default_factory=dict, description="ISO -> AFAS country codes beyond the built-in ones"
     )
@@ -367,6 +372,7 @@ class AfasPlugin:
                 "QuUn": str(line.quantity),
                 "Upri": _money(line.unit_price),
                 "War": settings.warehouse,
+                "VaRc": order.extra.get("tax_code"),  # the VAT rate group, mapped by country
             }
             if line.discount and line.quantity:
                 gross = line.unit_price * line.quantity
@@ -453,7 +459,26 @@ class AfasPlugin:
             return {"Fields": {k: v for k, v in values.items() if v is not None}}
 
         lines = [line("2", debtor_id, total, Decimal(0), InId=self._reference(order.number)[:20])]
-        lines.append(line("1", revenue_account, Decimal(0), net, VaId=vat_code))
+        revenue = line("1", revenue_account, Decimal(0), net, VaId=vat_code)
+        centre = order.extra.get("cost_centre") or settings.cost_centre
+        carrier = order.extra.get("cost_unit") or settings.cost_carrier
+        if centre or carrier:
+            axes = {
+                "DiC1": centre,
+                "DiC2": carrier,
+                "AmDe": _money(Decimal(0)),
+                "AmCr": _money(net),
+            }
+            revenue["Objects"] = [
+                {
+                    "FiDimEntries": {
+                        "Element": [
+                            {"Fields": {k: str(v) for k, v in axes.items() if v is not None}}
+                        ]
+                    }
+                }
+            ]
+        lines.append(revenue)
         if tax:
             lines.append(line("1", settings.vat_account, Decimal(0), tax, VaId=vat_code))
         when = order.created_at

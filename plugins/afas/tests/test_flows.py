@@ -152,13 +152,20 @@ def test_invoices_and_journal_entries(
     tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, order_type: str
 ) -> None:
     shop.seed("orders", [samples.order(2001, email="anna@example.com")])
-    result, _ = run_flow(config(tmp_path, shop, erp, orders_flow(order_type)), "orders")
+    flows = orders_flow(order_type) + (
+        '[flows.orders.mapping]\ntax_code_by_country = { NL = "1", "*" = "0" }\n'
+        'revenue_account_by_country = { NL = "8010", "*" = "8020" }\n'
+        'cost_centre = "100"\ncost_unit = { NL = "WEB" }\n'
+    )
+    result, _ = run_flow(config(tmp_path, shop, erp, flows), "orders")
     assert result.code == 0, result.output
     if order_type == "invoice":
         (invoice,) = erp.dump("FbDirectInvoice")
         (element,) = elements(invoice["body"]["FbDirectInvoice"])
         assert fields(element)["DbId"] == "10500"
-        assert [fields(li)["VaIt"] for li in objects(element, "FbDirectInvoiceLines")] == ["2", "6"]
+        invoice_lines = [fields(li) for li in objects(element, "FbDirectInvoiceLines")]
+        assert [li["VaIt"] for li in invoice_lines] == ["2", "6"]
+        assert invoice_lines[0]["VaRc"] == "1"
     else:
         (entry,) = erp.dump("FiEntries")
         (element,) = elements(entry["body"]["FiEntryPar"])
@@ -167,6 +174,10 @@ def test_invoices_and_journal_entries(
         credit = sum(Decimal(line["AmCr"]) for line in lines)
         assert debit == credit == Decimal("31.15")
         assert lines[0]["VaAs"] == "2" and lines[0]["AcNr"] == "10500"
+        revenue = objects(element, "FiEntries")[1]
+        assert (fields(revenue)["AcNr"], fields(revenue)["VaId"]) == ("8010", "1")
+        (allocation,) = objects(revenue, "FiDimEntries")
+        assert fields(allocation) == {"DiC1": "100", "DiC2": "WEB", "AmDe": "0.00", "AmCr": "25.74"}
     assert_every_body_validates(erp)
 
 
