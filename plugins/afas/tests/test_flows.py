@@ -81,6 +81,7 @@ def test_orders_become_sales_orders_with_their_debtors(
             samples.order(1002, email="anna@example.com"),  # an existing debtor, other case
             samples.order(1003, skus=("SKU-404",), email="x@example.com"),  # no such article
             samples.order(1004, skus=("SKU-2",), email="Inkoop@Acme.nl", company="Acme BV"),
+            samples.order(1005, email="new@example.com"),  # a private customer, new
         ],
     )
     result, report = run_flow(config(tmp_path, shop, erp, orders_flow()), "orders")
@@ -90,6 +91,7 @@ def test_orders_become_sales_orders_with_their_debtors(
         "1002": "created",
         "1003": "failed",
         "1004": "created",
+        "1005": "created",
     }
     (failed,) = [a for a in report["actions"] if a["action"] == "failed"]
     assert failed["reason"] == "order 1003: SKU SKU-404 not found in erp"
@@ -114,12 +116,14 @@ def test_orders_become_sales_orders_with_their_debtors(
         "ResZip": False,
     }
     persons = erp.dump("KnSalesRelationPer")
-    assert [c["method"] for c in persons] == ["PUT"]  # found by e-mail: updated, not created
+    assert [c["method"] for c in persons] == ["PUT", "POST"]
     assert fields(elements(persons[0]["body"]["KnSalesRelationPer"])[0])["DbId"] == "10500"
-    assert len(erp.dump(afas.DEBTORS)) == 2
+    (new_person,) = objects(elements(persons[1]["body"]["KnSalesRelationPer"])[0], "KnPerson")
+    assert fields(new_person)["EmAd"] == "new@example.com"
+    assert len(erp.dump(afas.DEBTORS)) == 3  # Anna was there; Acme and the new customer added
 
     sales = erp.dump("FbSales")
-    assert len(sales) == 3
+    assert len(sales) == 4
     (first,) = elements(sales[0]["body"]["FbSales"])
     header = fields(first)
     assert header["RfCs"] == "1001" and header["CuId"] == "EUR" and header["InVa"] is True
@@ -144,7 +148,7 @@ def test_orders_become_sales_orders_with_their_debtors(
     ]
     assert_every_body_validates(erp)
     _, again = run_flow(config(tmp_path, shop, erp, orders_flow()), "orders", "--full")
-    assert again["counts"]["created"] == 0 and len(erp.dump("FbSales")) == 3
+    assert again["counts"]["created"] == 0 and len(erp.dump("FbSales")) == 4
 
 
 @pytest.mark.parametrize("order_type", ["invoice", "financial_entry"])
