@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -554,6 +555,64 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
                 e["message"] or "",
             ]
             click.echo("  " + " ".join(p for p in parts if p))
+
+
+# --- writing connectors -------------------------------------------------------------------
+
+
+def template_dir() -> Path:
+    """The connector template: inside the installed package, else beside it in a checkout."""
+    packaged = Path(__file__).parent / "templates" / "plugin"
+    return (
+        packaged
+        if packaged.is_dir()
+        else Path(__file__).resolve().parents[1] / "templates" / "plugin"
+    )
+
+
+@cli.command(name="new-plugin")
+@click.option("--output-dir", default="plugins", show_default=True, help="Where to create it.")
+@click.option("--no-input", is_flag=True, help="Ask nothing; take defaults and --set values.")
+@click.option(
+    "--set",
+    "values",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template answer, e.g. --set system='Acme ERP' --set auth=bearer.",
+)
+def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None:
+    """Create a connector package (plugin, client, convert, sandbox, tests) from the template."""
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.main import cookiecutter
+
+    from host.capabilities import ENTITIES
+
+    answers: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--set takes KEY=VALUE, not {value!r}")
+        answers[key.strip()] = text
+    for key in ("reads", "writes"):
+        unknown = [
+            e for e in answers.get(key, "").replace(" ", "").split(",") if e and e not in ENTITIES
+        ]
+        if unknown:
+            raise ConfigError(
+                f"--set {key}: unknown entities {', '.join(unknown)}; use {', '.join(ENTITIES)}"
+            )
+    interactive = not no_input and sys.stdin.isatty()
+    try:
+        created = cookiecutter(
+            str(template_dir()),
+            no_input=not interactive,
+            extra_context=answers,
+            output_dir=output_dir,
+        )
+    except CookiecutterException as exc:
+        raise ConfigError(f"new-plugin: {exc}") from None
+    click.echo(f"created {created}")
+    click.echo(f"next: pip install -e {created} && pytest {created}/tests && ihost plugins")
 
 
 # --- sandboxes ----------------------------------------------------------------------------

@@ -154,7 +154,8 @@ class ContractTests:
     def test_bad_credentials_raise_auth_error(self, sandbox: Sandbox) -> None:
         settings = dict(sandbox.connection_settings())
         secrets = _secret_fields(self.plugin_class.Settings)
-        assert secrets, "Settings declares no SecretStr field to hold the credentials"
+        if not secrets:
+            pytest.skip("the system takes no credentials (Settings has no SecretStr field)")
         for name in secrets:
             if settings.get(name):
                 settings[name] = "wrong-" + str(settings[name])

@@ -1,0 +1,1 @@
+"""{{ cookiecutter.system }} connector for ihost."""
