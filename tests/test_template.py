@@ -147,3 +147,19 @@ def test_unknown_entity_is_refused(tmp_path: Path) -> None:
         "shipments, refunds"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_answers_that_cannot_load_are_refused(tmp_path: Path) -> None:
+    result = run_ihost(
+        "new-plugin",
+        "--output-dir",
+        str(tmp_path),
+        "--no-input",
+        "--set",
+        "system=9 Lives",
+        "--set",
+        "images=many",
+    )
+    assert result.code == 2
+    assert "name: lower-case letters" in result.err and "images: a whole number" in result.err
+    assert list(tmp_path.iterdir()) == []
