@@ -28,7 +28,7 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/ihost plugins
-	$(BIN)/ihost matrix
+	$(BIN)/ihost demo --once
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

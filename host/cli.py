@@ -557,6 +557,37 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
             click.echo("  " + " ".join(p for p in parts if p))
 
 
+@cli.command()
+@click.option("--once", is_flag=True, help="Run every flow once, print the reports, and stop.")
+@click.option(
+    "--dir",
+    "directory",
+    default="ihost-demo",
+    show_default=True,
+    help="Where the demo's config and store go.",
+)
+@click.pass_obj
+def demo(obj: Context, once: bool, directory: str) -> None:
+    """The Shopify and AFAS sandboxes with a small shop, and the seed page's flows."""
+    from host import demo as demo_shop
+
+    with demo_shop.running_demo(Path(directory).resolve(), obj.registry) as (config, shop, erp):
+        click.echo(f"Shopify sandbox: {shop.base_url}   AFAS sandbox: {erp.base_url}")
+        click.echo(f"config: {config.path}")
+        code = demo_shop.run_once(config, erp, obj.registry, _print_report)
+        if once:
+            click.get_current_context().exit(code)
+        click.echo(
+            f"\nThe sandboxes keep running. In another terminal: ihost -c {config.path} run "
+            "orders --full (or logs, deadletters, ...). Ctrl-C stops."
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 # --- writing connectors -------------------------------------------------------------------
 
 

@@ -219,6 +219,11 @@ class ShopifyPlugin:
                 existing_id = None  # deleted in Shopify: create it again
             else:
                 variant_ids = {v["sku"]: v["id"] for v in node["variants"]["nodes"] if v.get("sku")}
+        incoming = {v.sku for v in product.variants} or {product.sku}
+        if existing_id and variant_ids and incoming < set(variant_ids):
+            # some variants of a larger product (an ERP's articles are single variants):
+            # productSet would replace the variant list and delete their siblings
+            return self._update_variants(product, existing_id, variant_ids)
         collections = (
             self._collection_ids(product.categories) if update_info or not existing_id else None
         )
@@ -228,6 +233,29 @@ class ShopifyPlugin:
         payload = self.client.execute(queries.PRODUCT_SET, {"input": data})["productSet"]
         user_errors(payload, f"product {product.sku}")
         return payload["product"]["id"]
+
+    def _update_variants(
+        self, product: Product, product_id: str, variant_ids: dict[str, str]
+    ) -> str:
+        """Update the price and barcode of just the variants `product` carries."""
+        variants = product.variants or [product]
+        changes = [
+            {
+                k: v
+                for k, v in {
+                    "id": variant_ids[variant.sku],
+                    "price": None if variant.price is None else str(variant.price),
+                    "barcode": variant.ean,
+                }.items()
+                if v is not None
+            }
+            for variant in variants
+        ]
+        payload = self.client.execute(
+            queries.VARIANTS_BULK_UPDATE, {"productId": product_id, "variants": changes}
+        )["productVariantsBulkUpdate"]
+        user_errors(payload, f"product {product.sku}")
+        return product_id
 
     # --- stock ----------------------------------------------------------------------------
 

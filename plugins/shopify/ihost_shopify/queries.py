@@ -101,6 +101,15 @@ mutation ProductSet($input: ProductSetInput!) {
 }
 """
 
+VARIANTS_BULK_UPDATE = """
+mutation VariantsBulkUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id sku price }
+    userErrors { field message code }
+  }
+}
+"""
+
 COLLECTIONS = """
 query Collections($query: String!) {
   collections(first: 5, query: $query) { nodes { id title } }

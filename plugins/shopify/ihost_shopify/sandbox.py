@@ -728,6 +728,44 @@ def _product_set(
     return {"product": product, "productSetOperation": None, "userErrors": []}
 
 
+@resolver("Mutation", "productVariantsBulkUpdate")
+def _variants_bulk_update(
+    _root: Any, info: Any, productId: str, variants: list[dict[str, Any]], **_: Any
+) -> dict[str, Any]:
+    box = _sandbox(info)
+    with box.lock:
+        product = box.products.get(productId)
+        if product is None:
+            return {
+                "product": None,
+                "productVariants": None,
+                "userErrors": [
+                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+                ],
+            }
+        nodes = {v["id"]: v for v in product["variants"]["nodes"]}
+        errors = [
+            _user_error(
+                ["variants", str(i), "id"],
+                "Product variant does not exist",
+                "PRODUCT_VARIANT_DOES_NOT_EXIST",
+            )
+            for i, change in enumerate(variants)
+            if change.get("id") not in nodes
+        ]
+        if errors:
+            return {"product": product, "productVariants": None, "userErrors": errors}
+        updated = []
+        for change in variants:
+            node = nodes[change["id"]]
+            node.update(
+                {k: change[k] for k in ("price", "barcode") if k in change}, updatedAt=now_iso()
+            )
+            updated.append(node)
+        product["updatedAt"] = now_iso()
+    return {"product": product, "productVariants": updated, "userErrors": []}
+
+
 @resolver("Mutation", "inventorySetQuantities")
 def _inventory_set(_root: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
     box = _sandbox(info)

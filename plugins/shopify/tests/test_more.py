@@ -210,3 +210,40 @@ def test_sku_lookup_keeps_only_exact_matches(shop: ShopifySandbox) -> None:
     found = plugin.find_products(skus=["A-1", "C-3"])
     assert list(found) == ["A-1"]
     plugin.close()
+
+
+def test_a_single_variant_update_keeps_its_siblings(shop: ShopifySandbox) -> None:
+    """An ERP's articles are single variants of a shop's product: updating one must not
+    delete the others (productSet replaces the whole variant list)."""
+    from host.models import Product
+
+    shop.seed(
+        "products",
+        [
+            {
+                "title": "Shirt",
+                "handle": "shirt",
+                "options": [{"name": "Size", "values": ["S", "M"]}],
+                "variants": [
+                    {
+                        "sku": f"SHIRT-{s}",
+                        "price": "20.00",
+                        "selectedOptions": [{"name": "Size", "value": s}],
+                    }
+                    for s in ("S", "M")
+                ],
+            }
+        ],
+    )
+    plugin = plugin_for(shop)
+    found = plugin.find_products(skus=["SHIRT-M"])
+    article = Product(key="SHIRT-M", sku="SHIRT-M", name="Shirt M", price="24.95")
+    assert (
+        plugin.upsert_product(product=article, existing_id=found["SHIRT-M"], update_info=True)
+        == found["SHIRT-M"]
+    )
+    (stored,) = shop.dump("products")
+    prices = {v["sku"]: v["price"] for v in stored["variants"]["nodes"]}
+    assert prices == {"SHIRT-S": "20.00", "SHIRT-M": "24.95"}
+    assert "VariantsBulkUpdate" in shop.operations and "ProductSet" not in shop.operations
+    plugin.close()

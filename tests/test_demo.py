@@ -1,0 +1,31 @@
+"""`ihost demo --once`: both sandboxes with a small shop, every flow of the seed page run once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from helpers import run_ihost
+
+
+def test_demo_runs_every_flow_once(tmp_path: Path) -> None:
+    result = run_ihost("demo", "--once", "--dir", str(tmp_path / "demo"))
+    assert result.code == 0, result.output
+    summaries = {
+        m["flow"]: m
+        for m in re.finditer(
+            r"^(?P<flow>\w+) \(\w+\): read (?P<read>\d+) · created (?P<created>\d+) · "
+            r"updated (?P<updated>\d+) · unchanged \d+ · skipped \d+ · failed (?P<failed>\d+)$",
+            result.out,
+            re.MULTILINE,
+        )
+    }
+    assert list(summaries) == ["products", "stock", "customers", "orders", "shipments"]
+    assert all(m["failed"] == "0" for m in summaries.values())
+    assert summaries["orders"]["created"] == "3"  # the unpaid order is not read
+    assert summaries["stock"]["updated"] == "5"
+    assert summaries["shipments"]["created"] == "1"
+    config = tmp_path / "demo" / "ihost.toml"
+    assert config.is_file() and (tmp_path / "demo" / "ihost.db").is_file()
+    logs = run_ihost("-c", str(config), "logs", "orders")
+    assert logs.code == 0 and "1001" in logs.out
