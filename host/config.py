@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,6 @@ DEFAULT_STORE = "sqlite:///ihost.db"
 DEFAULT_RETENTION_DAYS = 14
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_EVERY = re.compile(r"every\s+\d+\s*[smhd]")
-_CRON_FIELD = re.compile(r"[0-9*/,\-A-Za-z?]+")
 
 _TOP_KEYS = {"store", "connections", "flows"}
 _STORE_KEYS = {"url", "retention_days"}
@@ -142,15 +141,15 @@ def _expand(
 
 
 def _schedule_problem(schedule: Any) -> str | None:
+    from host.daemon.schedule import Schedule
+
     if not isinstance(schedule, str):
         return 'must be a string such as "every 5m" or a cron expression'
-    text = schedule.strip()
-    if _EVERY.fullmatch(text):
-        return None
-    fields = text.split()
-    if len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields):
-        return None
-    return f'{schedule!r} is neither "every N[s|m|h|d]" nor a 5-field cron expression'
+    try:
+        Schedule.parse(schedule).next_after(datetime.now(timezone.utc))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def load_config(

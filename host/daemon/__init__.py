@@ -1,0 +1,1 @@
+"""The daemon: flows on their schedules, webhooks, and what a dashboard needs."""
