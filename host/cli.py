@@ -558,6 +558,35 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, help="Port for webhooks and /healthz.")
+@click.option(
+    "--token",
+    envvar="IHOST_DAEMON_TOKEN",
+    help="Access token ($IHOST_DAEMON_TOKEN); required to listen on anything but 127.0.0.1.",
+)
+@click.pass_obj
+def daemon(obj: Context, host: str, port: int, token: str | None) -> None:
+    """Run every flow on its schedule, and start flows when webhooks arrive, until stopped."""
+    import signal
+
+    from host.daemon.service import Daemon
+
+    service = Daemon(obj.config_option, obj.registry, host=host, port=port, token=token)
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    signal.signal(signal.SIGHUP, lambda *_: service.reload())
+    flows = [name for name, flow in service.config.flows.items() if flow.schedule]
+    click.echo(
+        f"ihost daemon: {len(flows)} scheduled flows; webhooks at "
+        f"http://{host}:{port}/webhooks/CONNECTION; health at /healthz",
+        err=True,
+    )
+    service.serve()
+    click.echo("ihost daemon: stopped", err=True)
+
+
+@cli.command()
 @click.option("--once", is_flag=True, help="Run every flow once, print the reports, and stop.")
 @click.option(
     "--dir",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -206,6 +207,11 @@ class HttpClient:
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=False,
+            # headers and body go out as separate writes: without TCP_NODELAY the body waits
+            # for the server's delayed ACK, 40 ms on every POST
+            transport=httpx.HTTPTransport(
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            ),
         )
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,10 @@ def scrub(text: str) -> str:
 
 class SourceFailed(IntegrationError):
     """The source's stream broke off for a reason other than auth or availability."""
+
+
+class Stopped(IntegrationError):
+    """The run was asked to stop (SIGTERM, a daemon shutting down)."""
 
 
 @dataclass
@@ -172,6 +177,15 @@ class Runner:
         self._open_letters: set[str] = set()
         self._transient_streak = 0
         self._newest: datetime | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the run to stop after the record (or chunk) it is writing; safe from any thread."""
+        self._stop.set()
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise Stopped("stopped on request; the cursor stays where it was")
 
     # --- the run --------------------------------------------------------------------------
 
@@ -194,6 +208,7 @@ class Runner:
         try:
             stream = records if records is not None else self.flow.read(since)
             for chunk in _chunks(self._guarded(stream, source), CHUNK):
+                self._check_stop()
                 if self.flow.commit_each:
                     self._process(chunk)
                     self._flush_events()
@@ -220,6 +235,9 @@ class Runner:
         except SourceFailed as exc:
             report.status, report.exit_code = "failed", 1
             report.error = redact(str(exc))
+        except Stopped as exc:
+            report.status, report.exit_code = "stopped", 3
+            report.error = str(exc)
         finally:
             self._flush_events()
             self.store.finish_run(report.run_id, report.status, report.counts, report.error)
@@ -327,6 +345,8 @@ class Runner:
                     self._flush_batch()
                     pending = self._pending
             else:
+                if flow.commit_each:  # each write is committed: stopping between is clean
+                    self._check_stop()
                 self._write(unit)
         waiting = {u.source_key for u in self._pending}
         self._resolve_letters(k for k in sources if k not in waiting)

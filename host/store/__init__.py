@@ -26,6 +26,7 @@ from host.store.schema import (
     meta,
     metadata,
     runs,
+    webhook_events,
 )
 
 __all__ = ["Binding", "DeadLetter", "Store"]
@@ -461,6 +462,26 @@ class Store:
             return db.execute(
                 query.values(status="resolved", resolved_at=now, updated_at=now)
             ).rowcount
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def first_delivery(self, connection: str, event_id: str) -> bool:
+        """Record a webhook event; False when it was seen before (a duplicate delivery)."""
+        with self.transaction() as db:
+            seen = db.execute(
+                sa.select(webhook_events.c.event_id).where(
+                    webhook_events.c.connection == connection,
+                    webhook_events.c.event_id == event_id,
+                )
+            ).first()
+            if seen:
+                return False
+            db.execute(
+                webhook_events.insert().values(
+                    connection=connection, event_id=event_id, received_at=utcnow()
+                )
+            )
+            return True
 
     # --- retention ------------------------------------------------------------------------
 

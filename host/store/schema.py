@@ -120,3 +120,12 @@ dead_letters = sa.Table(
     sa.Column("resolved_at", UtcDateTime()),
     sa.Index("ix_dead_letters_record", "flow", "record_key", "status"),
 )
+
+#: webhook deliveries already acted on, for de-duplication by the remote's event id
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("connection", sa.String(128), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False, index=True),
+)

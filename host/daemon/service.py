@@ -1,0 +1,234 @@
+"""`ihost daemon`: every flow on its schedule, webhooks that start flows at once.
+
+Each flow runs in a worker thread; a flow never runs twice at once, and at most
+`PER_CONNECTION` runs use one connection together. A failing run, or a plugin raising
+anything, is logged and the daemon goes on. `stop()` asks running flows to finish the
+record they are writing and waits for them; `reload()` reads the config again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from host.config import Config, load_config
+from host.daemon.schedule import Schedule
+from host.errors import AuthError, ConfigError
+from host.plugins import Connection, Registry
+from host.runner import Report, Runner
+from host.store import Store
+
+log = logging.getLogger(__name__)
+
+PER_CONNECTION = 2
+TICK = 0.2  # seconds between looks at the schedule
+
+
+class Daemon:
+    """Runs a config's flows until stopped."""
+
+    def __init__(
+        self,
+        config_path: str | None,
+        registry: Registry,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+    ) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1") and not token:
+            raise ConfigError(
+                f"listening on {host} needs an access token: set IHOST_DAEMON_TOKEN or --token"
+            )
+        self.config_path = config_path
+        self.registry = registry
+        self.host, self.port, self.token = host, port, token
+        self.config: Config = load_config(config_path, registry)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, Runner] = {}
+        self._threads: list[threading.Thread] = []
+        self._due: dict[str, datetime] = {}
+        self._limits: dict[str, threading.Semaphore] = {}
+        self._webhook_connections: dict[str, Connection] = {}
+        self.last: dict[str, Report] = {}
+        self._again: set[str] = set()
+        self._webhook_store: Store | None = None
+        self._server: uvicorn.Server | None = None
+        self._schedule_all()
+
+    # --- scheduling -----------------------------------------------------------------------
+
+    def _schedule_all(self) -> None:
+        now = datetime.now(timezone.utc)
+        self._due = {
+            name: now  # run once at start, then on the schedule
+            for name, flow in self.config.flows.items()
+            if flow.enabled and flow.schedule
+        }
+
+    def reload(self) -> None:
+        """Read the config again (SIGHUP); a bad config keeps the old one."""
+        try:
+            config = load_config(self.config_path, self.registry)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
+            return
+        with self._lock:
+            self.config = config
+            for connection in self._webhook_connections.values():
+                connection.close()
+            self._webhook_connections = {}
+            self._schedule_all()
+        log.info("config reloaded: %d flows", len(config.flows))
+
+    def trigger(self, flow: str) -> bool:
+        """Start `flow` now unless it is running; False when it already is."""
+        with self._lock:
+            if flow in self._running or self._stopping.is_set():
+                return False
+            runner = Runner(self.config, flow, self.registry)
+            self._running[flow] = runner
+        thread = threading.Thread(
+            target=self._run, args=(flow, runner), name=f"flow-{flow}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+        return True
+
+    def _limit(self, connection: str) -> threading.Semaphore:
+        with self._lock:
+            return self._limits.setdefault(connection, threading.Semaphore(PER_CONNECTION))
+
+    def _run(self, flow: str, runner: Runner) -> None:
+        cfg = self.config.flows[flow]
+        ends = sorted({cfg.source, cfg.target})  # always in one order: no deadlock
+        try:
+            for name in ends:
+                self._limit(name).acquire()
+            try:
+                report = runner.run()
+                self.last[flow] = report
+                log.info("%s: %s %s", flow, report.status, report.counts)
+            finally:
+                for name in ends:
+                    self._limit(name).release()
+        except Exception:  # a plugin bug must not stop the daemon
+            log.exception("flow %s failed", flow)
+        finally:
+            with self._lock:
+                self._running.pop(flow, None)
+                again = flow in self._again
+                self._again.discard(flow)
+            if again:
+                self.trigger(flow)
+
+    def _tick(self) -> None:
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            due = [name for name, when in self._due.items() if when <= now]
+        for name in due:
+            flow = self.config.flows.get(name)
+            if flow is None or not flow.schedule:
+                continue
+            self.trigger(name)
+            with self._lock:
+                self._due[name] = Schedule.parse(flow.schedule).next_after(now)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/healthz", self._health),
+                Route("/webhooks/{connection}", self._webhook, methods=["POST"]),
+            ]
+        )
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "stopping" if self._stopping.is_set() else "ok",
+                "flows": len(self.config.flows),
+                "running": sorted(self._running),
+            }
+        )
+
+    def _webhook_connection(self, name: str) -> Connection:
+        with self._lock:
+            if name not in self._webhook_connections:
+                self._webhook_connections[name] = self.config.connect(name, self.registry)
+            return self._webhook_connections[name]
+
+    async def _webhook(self, request: Request) -> Response:
+        name = request.path_params["connection"]
+        if name not in self.config.connections:
+            return JSONResponse({"error": f"no connection {name}"}, status_code=404)
+        body = await request.body()
+        connection = self._webhook_connection(name)
+        try:
+            event = connection.hook.parse_webhook(headers=dict(request.headers), body=body)
+        except AuthError:
+            return JSONResponse({"error": "signature does not match"}, status_code=401)
+        if event is None:
+            return JSONResponse({"status": "ignored"}, status_code=202)
+        if event.event_id and not self._first_delivery(name, event.event_id):
+            return JSONResponse({"status": "duplicate"}, status_code=200)
+        flows = [
+            flow
+            for flow, cfg in self.config.flows.items()
+            if cfg.enabled and cfg.source == name and cfg.kind == event.entity
+        ]
+        for flow in flows:
+            if not self.trigger(flow):
+                with self._lock:
+                    self._again.add(flow)  # running already: read once more when it ends
+        return JSONResponse({"status": "accepted", "flows": flows}, status_code=202)
+
+    def _first_delivery(self, connection: str, event_id: str) -> bool:
+        with self._lock:
+            if self._webhook_store is None:
+                self._webhook_store = Store(self.config.store_url, self.config.retention_days)
+            return self._webhook_store.first_delivery(connection, event_id)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run until stop(): the schedule here, the HTTP server in a thread."""
+        server_config = uvicorn.Config(
+            self.app(),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(server_config)
+        http = threading.Thread(target=self._server.run, name="daemon-http", daemon=True)
+        http.start()
+        while not self._stopping.is_set():
+            self._tick()
+            self._stopping.wait(TICK)
+        for thread in list(self._threads):
+            thread.join()
+        self._server.should_exit = True
+        http.join(timeout=10)
+        for connection in self._webhook_connections.values():
+            connection.close()
+        if self._webhook_store is not None:
+            self._webhook_store.close()
+
+    def stop(self) -> None:
+        """Finish the records being written, then stop (SIGTERM, SIGINT)."""
+        self._stopping.set()
+        with self._lock:
+            runners = list(self._running.values())
+        for runner in runners:
+            runner.stop()

@@ -1,0 +1,181 @@
+"""`ihost daemon` in a real subprocess: schedules, SIGTERM, restarts and webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flow_data import order, product
+from helpers import IHOST
+from ihost_testconnectors.sandbox import RecordSandbox
+
+SECRET = "hook-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[tuple[RecordSandbox, RecordSandbox]]:
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        erp.seed("products", [product("SKU-1")])
+        yield shop, erp
+
+
+def config(tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox, schedule: str) -> Path:
+    path = tmp_path / "ihost.toml"
+    path.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "ihost.db"}"\n'
+        f'[connections.shop]\nplugin = "testshop"\nbase_url = "{shop.base_url}"\n'
+        f'token = "{shop.token}"\nwebhook_secret = "{SECRET}"\n'
+        f'[connections.erp]\nplugin = "testerp"\nbase_url = "{erp.base_url}"\n'
+        f'token = "{erp.token}"\n'
+        f'[flows.orders]\nkind = "orders"\nsource = "shop"\ntarget = "erp"\n'
+        f'schedule = "{schedule}"\n'
+    )
+    return path
+
+
+def start(path: Path, port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [IHOST, "-c", str(path), "daemon", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "IHOST_CONFIG"},
+    )
+    assert wait_for(lambda: _healthy(port)), (
+        process.stderr.read() if process.poll() else "no answer"
+    )
+    return process
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return err
+
+
+def test_flows_run_on_their_schedule_and_sigterm_stops_cleanly(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    shop.seed("orders", [order(str(i), f"10{i:02d}") for i in range(5)])
+    port = free_port()
+    process = start(config(tmp_path, shop, erp, "every 1s"), port)
+    try:
+        assert wait_for(lambda: len(erp.dump("orders")) == 5)
+        shop.seed("orders", [order("50", "1050", updated_at="2026-06-01T10:00:00+00:00")])
+        assert wait_for(lambda: len(erp.dump("orders")) == 6)  # picked up by a later run
+    finally:
+        err = stop(process)
+    assert "ihost daemon: stopped" in err and "Traceback" not in err
+    import sqlite3
+
+    runs = (
+        sqlite3.connect(tmp_path / "ihost.db")
+        .execute("SELECT started_at, finished_at, status FROM runs ORDER BY id")
+        .fetchall()
+    )
+    assert len(runs) >= 2
+    for (_, finished, _), (started, _, _) in itertools.pairwise(runs):
+        assert finished <= started  # never two runs of one flow at once
+
+
+def test_sigterm_mid_run_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    shop.seed("orders", [order(str(i), f"2{i:04d}") for i in range(1000)])
+    path = config(tmp_path, shop, erp, "every 1h")
+    port = free_port()
+    process = start(path, port)
+    assert wait_for(lambda: len(erp.dump("orders")) >= 20)
+    stop(process)
+    written = len(erp.dump("orders"))
+    assert 20 <= written < 1000, "the run was not stopped in the middle"
+    process = start(path, port)
+    try:
+        assert wait_for(lambda: len(erp.dump("orders")) >= 1000, seconds=90)
+    finally:
+        stop(process)
+    keys = [o["source_key"] for o in erp.dump("orders")]
+    assert len(keys) == len(set(keys)) == 1000
+
+
+def signed(body: bytes) -> str:
+    return hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_webhook_starts_the_flow_at_once(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    port = free_port()
+    process = start(config(tmp_path, shop, erp, "every 1h"), port)
+    url = f"http://127.0.0.1:{port}/webhooks/shop"
+    try:
+        assert wait_for(lambda: bool(_runs(tmp_path)))  # the run at start, on an empty shop
+        shop.seed("orders", [order("77", "1077", updated_at="2027-01-01T00:00:00+00:00")])
+        body = json.dumps({"entity": "orders", "keys": ["77"]}).encode()
+        bad = httpx.post(url, content=body, headers={"X-Test-Signature": "0" * 64})
+        assert bad.status_code == 401 and erp.dump("orders") == []
+        headers = {"X-Test-Signature": signed(body), "X-Test-Event-Id": "evt-1"}
+        started = time.monotonic()
+        first = httpx.post(url, content=body, headers=headers)
+        assert first.status_code == 202 and first.json()["flows"] == ["orders"]
+        assert wait_for(lambda: len(erp.dump("orders")) == 1, seconds=2)
+        assert time.monotonic() - started < 2
+        again = httpx.post(url, content=body, headers=headers)
+        assert again.status_code == 200 and again.json()["status"] == "duplicate"
+        time.sleep(0.5)
+        assert len(erp.dump("orders")) == 1
+    finally:
+        stop(process)
+
+
+def _runs(tmp_path: Path) -> list[tuple[str]]:
+    import sqlite3
+
+    db = tmp_path / "ihost.db"
+    if not db.exists():
+        return []
+    try:
+        return (
+            sqlite3.connect(db)
+            .execute("SELECT status FROM runs WHERE status != 'running'")
+            .fetchall()
+        )
+    except sqlite3.OperationalError:
+        return []
