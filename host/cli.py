@@ -449,8 +449,7 @@ def show_letter(obj: Context, letter_id: int, as_json: bool) -> None:
 @click.pass_obj
 def retry_letters(obj: Context, letter_ids: tuple[int, ...], flow: str | None) -> None:
     """Write the records of dead letters again; those that go through are resolved."""
-    from host.models import RECORD_TYPES
-    from host.runner import Runner
+    from host.deadletters import retry
 
     config, store = _store(obj)
     if letter_ids:
@@ -462,39 +461,19 @@ def retry_letters(obj: Context, letter_ids: tuple[int, ...], flow: str | None) -
         letters = store.list_dead_letters(flow=flow)
     else:
         raise click.UsageError("give dead letter ids, or --flow FLOW")
-    by_flow: dict[str, list[Any]] = {}
+    try:
+        outcomes = retry(config, obj.registry, store, letters)
+    except RuntimeError as exc:
+        raise _CheckFailed(str(exc)) from None
     exit_code = 0
-    for letter in letters:
-        if letter.status != "open":
-            click.echo(f"dead letter {letter.id}: already resolved")
-            continue
-        if letter.flow not in config.flows:
-            click.echo(f"dead letter {letter.id}: flow {letter.flow!r} is no longer configured")
+    for outcome in outcomes:
+        letter = outcome.letter
+        if outcome.message in ("resolved", "already resolved"):
+            label = "resolved" if outcome.message == "resolved" else "already resolved"
+            click.echo(f"dead letter {letter.id} ({letter.record_key}): {label}")
+        else:
+            click.echo(f"dead letter {letter.id} ({letter.record_key}): {outcome.message}")
             exit_code = 1
-            continue
-        try:
-            record = RECORD_TYPES[letter.entity].model_validate(letter.payload)
-        except Exception:
-            why = "payload purged" if letter.payload is None else "payload is not a valid record"
-            click.echo(f"dead letter {letter.id}: cannot retry ({why}); fix it at the source")
-            exit_code = 1
-            continue
-        by_flow.setdefault(letter.flow, []).append((letter, record))
-    for flow_name, items in by_flow.items():
-        report = Runner(config, flow_name, obj.registry, store=store).run(
-            records=[record for _, record in items]
-        )
-        if report.error:
-            raise _CheckFailed(f"{flow_name}: {report.error}")
-        for letter, _ in items:
-            now = store.get_dead_letter(letter.id)
-            if now.status == "resolved":
-                click.echo(f"dead letter {letter.id} ({letter.record_key}): resolved")
-            else:
-                click.echo(
-                    f"dead letter {letter.id} ({letter.record_key}): failed again: {now.error}"
-                )
-                exit_code = 1
     click.get_current_context().exit(exit_code)
 
 

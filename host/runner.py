@@ -70,6 +70,7 @@ class Report:
     error: str | None = None
     exit_code: int = 0
     cursor: str | None = None
+    rate_limit_wait: float = 0.0  # seconds the connectors waited on remote rate limits
 
     def add(
         self,
@@ -105,6 +106,7 @@ class Report:
             "actions_omitted": self.actions_omitted,
             "error": self.error,
             "cursor": self.cursor,
+            "rate_limit_wait": round(self.rate_limit_wait, 3),
         }
 
 
@@ -241,6 +243,7 @@ class Runner:
         finally:
             self._flush_events()
             self.store.finish_run(report.run_id, report.status, report.counts, report.error)
+            report.rate_limit_wait = _waited(source.plugin) + _waited(target.plugin)
             source.close()
             target.close()
             if self._own_store:
@@ -537,6 +540,16 @@ def describe(exc: BaseException, kind: str, key: str) -> str:
         where = f" ({field_name})" if field_name and field_name not in text else ""
         return f"{noun} {key}{where}: {text}"
     return f"{noun} {key}: {type(exc).__name__}: {text}"
+
+
+def _waited(plugin: Any) -> float:
+    """Seconds a plugin's clients waited on rate limits (their `waited` figures)."""
+    total = 0.0
+    for value in vars(plugin).values():
+        waited = getattr(value, "waited", None)
+        if isinstance(waited, (int, float)) and not isinstance(waited, bool):
+            total += waited
+    return total
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
+from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from host.config import Config, load_config
 from host.daemon.schedule import Schedule
@@ -60,6 +59,7 @@ class Daemon:
         self._webhook_connections: dict[str, Connection] = {}
         self.last: dict[str, Report] = {}
         self._again: set[str] = set()
+        self._waited = 0.0
         self._webhook_store: Store | None = None
         self._server: uvicorn.Server | None = None
         self._schedule_all()
@@ -116,6 +116,7 @@ class Daemon:
             try:
                 report = runner.run()
                 self.last[flow] = report
+                self._waited += report.rate_limit_wait
                 log.info("%s: %s %s", flow, report.status, report.counts)
             finally:
                 for name in ends:
@@ -144,15 +145,21 @@ class Daemon:
 
     # --- HTTP -----------------------------------------------------------------------------
 
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/healthz", self._health),
-                Route("/webhooks/{connection}", self._webhook, methods=["POST"]),
-            ]
-        )
+    def app(self) -> Any:
+        from host.daemon.web import build_app
 
-    async def _health(self, request: Request) -> Response:
+        return build_app(self)
+
+    def running(self) -> set[str]:
+        """The flows running now."""
+        with self._lock:
+            return set(self._running)
+
+    def rate_limit_waited(self) -> float:
+        """Seconds the runs since start spent waiting on remote rate limits."""
+        return self._waited
+
+    async def health(self, request: Request) -> Response:
         return JSONResponse(
             {
                 "status": "stopping" if self._stopping.is_set() else "ok",
@@ -167,7 +174,7 @@ class Daemon:
                 self._webhook_connections[name] = self.config.connect(name, self.registry)
             return self._webhook_connections[name]
 
-    async def _webhook(self, request: Request) -> Response:
+    async def webhook(self, request: Request) -> Response:
         name = request.path_params["connection"]
         if name not in self.config.connections:
             return JSONResponse({"error": f"no connection {name}"}, status_code=404)

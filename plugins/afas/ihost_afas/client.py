@@ -101,6 +101,11 @@ class AfasClient:
     def close(self) -> None:
         self.http.close()
 
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting on AFAS (Retry-After of 429/503)."""
+        return self.http.waited
+
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with self._slots:
             return self.http.request(method, path, **kwargs)

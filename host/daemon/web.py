@@ -1,0 +1,283 @@
+"""The daemon's web side: dashboard (Jinja2, no JavaScript), JSON API under /api with its
+OpenAPI document (/openapi.json, /docs), /metrics for Prometheus, /healthz and webhooks.
+
+With an access token configured, everything but /healthz, /login and the webhooks (which
+carry their own signatures) needs it: `Authorization: Bearer <token>`, `X-Ihost-Token`, or
+the cookie the login form sets. No setting, and so no secret, is ever rendered.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
+from host import __version__
+from host.deadletters import retry
+from host.matrix import build_matrix, render_html
+from host.store import Store
+
+if TYPE_CHECKING:
+    from host.daemon.service import Daemon
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+OPEN = ("/healthz", "/login")
+COOKIE = "ihost_token"
+
+
+def build_app(daemon: Daemon) -> FastAPI:
+    """The FastAPI application of one daemon."""
+    app = FastAPI(
+        title="ihost",
+        version=__version__,
+        description="Flows, runs, dead letters and the compatibility matrix.",
+    )
+
+    @contextmanager
+    def store() -> Iterator[Store]:
+        opened = Store(daemon.config.store_url, daemon.config.retention_days)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        if daemon.token and path not in OPEN and not path.startswith("/webhooks/"):
+            given = (
+                request.headers.get("x-ihost-token")
+                or request.headers.get("authorization", "").removeprefix("Bearer ")
+                or request.cookies.get(COOKIE, "")
+            )
+            if not hmac.compare_digest(given.encode(), daemon.token.encode()):
+                if path.startswith(("/api", "/metrics", "/openapi.json", "/docs")):
+                    return JSONResponse({"detail": "an access token is required"}, status_code=401)
+                return RedirectResponse("/login", status_code=303)
+        return await call_next(request)
+
+    app.add_route("/healthz", daemon.health, methods=["GET"])
+    app.add_route("/webhooks/{connection}", daemon.webhook, methods=["POST"])
+
+    # --- what the pages and the API share -------------------------------------------------
+
+    def flows() -> list[dict[str, Any]]:
+        with store() as db:
+            rows = []
+            for name, flow in daemon.config.flows.items():
+                runs = db.list_runs(name, limit=1)
+                last = runs[0] if runs else None
+                status = (
+                    "running"
+                    if name in daemon.running()
+                    else (last["status"] if last else "never run")
+                )
+                rows.append(
+                    {
+                        "name": name,
+                        "kind": flow.kind,
+                        "source": flow.source,
+                        "target": flow.target,
+                        "schedule": flow.schedule,
+                        "enabled": flow.enabled,
+                        "status": status,
+                        "last": last,
+                    }
+                )
+            return rows
+
+    def run_detail(run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with store() as db:
+            run = db.get_run(run_id)
+            if run is None:
+                raise HTTPException(404, f"no run {run_id}")
+            events = list(reversed(db.list_events(run_id=run_id, limit=100_000)))
+        for event in events:
+            event.pop("payload", None)
+        return run, events
+
+    def letter_action(letter_id: int, action: str) -> str:
+        with store() as db:
+            letter = db.get_dead_letter(letter_id)
+            if letter is None:
+                raise HTTPException(404, f"no dead letter {letter_id}")
+            if action == "resolve":
+                db.resolve_dead_letters(letter_id=letter_id)
+                return f"dead letter {letter_id}: resolved"
+            (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
+            return f"dead letter {letter_id}: {outcome.message}"
+
+    # --- pages ----------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page_flows(request: Request) -> Any:
+        return TEMPLATES.TemplateResponse(
+            request, "flows.html", {"title": "Flows", "flows": flows()}
+        )
+
+    @app.post("/flows/{name}/run", include_in_schema=False)
+    def page_run_now(name: str) -> Any:
+        if name not in daemon.config.flows:
+            raise HTTPException(404, f"no flow {name}")
+        daemon.trigger(name)
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def page_run(request: Request, run_id: int) -> Any:
+        run, events = run_detail(run_id)
+        return TEMPLATES.TemplateResponse(
+            request,
+            "run.html",
+            {"title": f"Run {run_id} of {run['flow']}", "run": run, "events": events},
+        )
+
+    @app.get("/deadletters", response_class=HTMLResponse, include_in_schema=False)
+    def page_letters(request: Request, message: str | None = None) -> Any:
+        with store() as db:
+            letters = db.list_dead_letters()
+        return TEMPLATES.TemplateResponse(
+            request,
+            "deadletters.html",
+            {"title": "Dead letters", "letters": letters, "message": message},
+        )
+
+    @app.post("/deadletters/{letter_id}/{action}", include_in_schema=False)
+    def page_letter_action(letter_id: int, action: str) -> Any:
+        if action not in ("retry", "resolve"):
+            raise HTTPException(404)
+        message = letter_action(letter_id, action)
+        return RedirectResponse(f"/deadletters?message={message}", status_code=303)
+
+    @app.get("/matrix", response_class=HTMLResponse, include_in_schema=False)
+    def page_matrix() -> Any:
+        return render_html(build_matrix(list(daemon.registry)))
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def page_login(request: Request) -> Any:
+        return TEMPLATES.TemplateResponse(
+            request, "login.html", {"title": "Sign in", "failed": False}
+        )
+
+    @app.post("/login", include_in_schema=False)
+    async def page_sign_in(request: Request) -> Any:
+        form = parse_qs((await request.body()).decode())
+        given = (form.get("token") or [""])[0]
+        if daemon.token and hmac.compare_digest(given.encode(), daemon.token.encode()):
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
+            return response
+        return TEMPLATES.TemplateResponse(
+            request, "login.html", {"title": "Sign in", "failed": True}, status_code=401
+        )
+
+    # --- JSON API -------------------------------------------------------------------------
+
+    @app.get("/api/flows", tags=["flows"])
+    def api_flows() -> list[dict[str, Any]]:
+        """Every flow with its schedule, status and last run."""
+        return flows()
+
+    @app.post("/api/flows/{name}/run", tags=["flows"])
+    def api_run_now(name: str) -> dict[str, Any]:
+        """Start a flow now (unless it is running)."""
+        if name not in daemon.config.flows:
+            raise HTTPException(404, f"no flow {name}")
+        return {"flow": name, "started": daemon.trigger(name)}
+
+    @app.get("/api/runs", tags=["runs"])
+    def api_runs(flow: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent runs, newest first."""
+        with store() as db:
+            return db.list_runs(flow, limit=limit)
+
+    @app.get("/api/runs/{run_id}", tags=["runs"])
+    def api_run(run_id: int) -> dict[str, Any]:
+        """One run and what it did to each record."""
+        run, events = run_detail(run_id)
+        return {**run, "events": events}
+
+    @app.get("/api/deadletters", tags=["dead letters"])
+    def api_letters(all: bool = False) -> list[dict[str, Any]]:
+        """Dead letters (open ones unless all=true), without their payloads."""
+        with store() as db:
+            letters = db.list_dead_letters(status=None if all else "open")
+        return [{k: v for k, v in vars(d).items() if k != "payload"} for d in letters]
+
+    @app.post("/api/deadletters/{letter_id}/retry", tags=["dead letters"])
+    def api_retry(letter_id: int) -> dict[str, str]:
+        """Write the record again; resolved when it goes through."""
+        return {"result": letter_action(letter_id, "retry")}
+
+    @app.post("/api/deadletters/{letter_id}/resolve", tags=["dead letters"])
+    def api_resolve(letter_id: int) -> dict[str, str]:
+        """Close a dead letter without writing it."""
+        return {"result": letter_action(letter_id, "resolve")}
+
+    @app.get("/api/matrix", tags=["plugins"])
+    def api_matrix() -> dict[str, Any]:
+        """The compatibility matrix of the installed plugins."""
+        return build_matrix(list(daemon.registry))
+
+    @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+    def metrics() -> Any:
+        registry = CollectorRegistry()
+        with store() as db:
+            registry.register(
+                _Collector(
+                    db.list_runs(limit=100_000),
+                    len(db.list_dead_letters()),
+                    daemon.rate_limit_waited(),
+                )
+            )
+            text = generate_latest(registry)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+class _Collector:
+    """The daemon's figures, from the store's runs."""
+
+    def __init__(self, runs: list[dict[str, Any]], open_letters: int, waited: float) -> None:
+        self.runs, self.open_letters, self.waited = runs, open_letters, waited
+
+    def collect(self) -> Iterator[Any]:
+        records = CounterMetricFamily(
+            "ihost_records", "Records by flow and action", labels=["flow", "action"]
+        )
+        totals: dict[tuple[str, str], int] = {}
+        durations = SummaryMetricFamily(
+            "ihost_run_duration_seconds", "Run durations", labels=["flow"]
+        )
+        spent: dict[str, list[float]] = {}
+        for run in self.runs:
+            if run["dry_run"]:
+                continue
+            for action, count in (run["counts"] or {}).items():
+                totals[(run["flow"], action)] = totals.get((run["flow"], action), 0) + count
+            if run["finished_at"] is not None:
+                seconds = (run["finished_at"] - run["started_at"]).total_seconds()
+                spent.setdefault(run["flow"], []).append(seconds)
+        for (flow, action), count in sorted(totals.items()):
+            records.add_metric([flow, action], count)
+        for flow, values in sorted(spent.items()):
+            durations.add_metric([flow], count_value=len(values), sum_value=sum(values))
+        yield records
+        yield durations
+        yield GaugeMetricFamily(
+            "ihost_dead_letters_open", "Open dead letters", value=self.open_letters
+        )
+        yield CounterMetricFamily(
+            "ihost_rate_limit_wait_seconds",
+            "Time spent waiting on remote rate limits",
+            value=self.waited,
+        )

@@ -1,0 +1,145 @@
+"""The daemon's dashboard, JSON API, metrics and access token, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flow_data import order, product
+from helpers import run_ihost
+from ihost_testconnectors.sandbox import RecordSandbox
+from prometheus_client.parser import text_string_to_metric_families
+from test_daemon import config, free_port, start, stop, wait_for
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[str, RecordSandbox, RecordSandbox]]:
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        erp.seed("products", [product("SKU-1")])
+        shop.seed("orders", [order("1", "1001"), order("2", "1002", skus=("SKU-9",))])
+        port = free_port()
+        process = start(config(tmp_path, shop, erp, "every 1h"), port)
+        try:
+            yield f"http://127.0.0.1:{port}", shop, erp
+        finally:
+            stop(process)
+
+
+def test_flows_runs_dead_letters_and_matrix(
+    daemon: tuple[str, RecordSandbox, RecordSandbox],
+) -> None:
+    base, _, erp = daemon
+    assert wait_for(lambda: httpx.get(f"{base}/api/flows").json()[0]["status"] == "failed")
+    page = httpx.get(base).text
+    assert 'data-flow="orders"' in page and "shop → erp" in page and "every 1h" in page
+    run_id = int(re.search(r'href="/runs/(\d+)"', page)[1])
+    run = httpx.get(f"{base}/runs/{run_id}").text
+    assert ">1<" in run and "created" in run and "SKU SKU-9 not found in erp" in run
+
+    letters = httpx.get(f"{base}/api/deadletters").json()
+    (letter,) = letters
+    assert letter["record_key"] == "2" and "payload" not in letter
+    assert f'data-letter="{letter["id"]}"' in httpx.get(f"{base}/deadletters").text
+    erp.seed("products", [product("SKU-9")])  # fixed in the ERP: retry from the dashboard
+    answer = httpx.post(f"{base}/deadletters/{letter['id']}/retry", follow_redirects=True)
+    assert f"dead letter {letter['id']}: resolved" in answer.text
+    assert httpx.get(f"{base}/api/deadletters").json() == []
+    assert {o["number"] for o in erp.dump("orders")} == {"1001", "1002"}
+
+    assert "testshop" in httpx.get(f"{base}/matrix").text
+    assert httpx.get(f"{base}/api/matrix").json()["pairs"]
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/api/flows", "/api/runs", "/api/deadletters"} <= set(paths)
+    assert httpx.post(f"{base}/api/flows/orders/run").json()["flow"] == "orders"
+
+
+def test_metrics_parse_as_prometheus_text(daemon: tuple[str, RecordSandbox, RecordSandbox]) -> None:
+    base, _, _ = daemon
+    assert wait_for(lambda: httpx.get(f"{base}/api/flows").json()[0]["status"] == "failed")
+    text = httpx.get(f"{base}/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    records = {
+        (s.labels["flow"], s.labels["action"]): s.value
+        for s in families["ihost_records"].samples
+        if s.name == "ihost_records_total"
+    }
+    assert records[("orders", "created")] == 1 and records[("orders", "failed")] == 1
+    assert families["ihost_dead_letters_open"].samples[0].value == 1
+    assert "ihost_run_duration_seconds" in families
+    assert "ihost_rate_limit_wait_seconds" in families
+
+
+def test_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        path = config(tmp_path, shop, erp, "every 1h")
+        refused = run_ihost("-c", str(path), "daemon", "--host", "0.0.0.0")
+        assert refused.code == 2
+        assert refused.err.strip() == (
+            "listening on 0.0.0.0 needs an access token: set IHOST_DAEMON_TOKEN or --token"
+        )
+
+
+def test_token_guards_everything_but_health_and_webhooks(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from helpers import IHOST
+
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        path = config(tmp_path, shop, erp, "every 1h")
+        port = free_port()
+        process = subprocess.Popen(
+            [IHOST, "-c", str(path), "daemon", "--port", str(port)],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "IHOST_DAEMON_TOKEN": "dash-token-42"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            assert wait_for(lambda: _up(base))
+            assert httpx.get(f"{base}/api/flows").status_code == 401
+            assert httpx.get(f"{base}/metrics").status_code == 401
+            assert httpx.get(base).headers.get("location") == "/login"
+            assert (
+                httpx.get(
+                    f"{base}/api/flows", headers={"X-Ihost-Token": "dash-token-42"}
+                ).status_code
+                == 200
+            )
+            assert (
+                httpx.get(
+                    f"{base}/api/flows", headers={"Authorization": "Bearer dash-token-42"}
+                ).status_code
+                == 200
+            )
+            wrong = httpx.post(
+                f"{base}/login",
+                content="token=nope",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert wrong.status_code == 401
+            signed_in = httpx.post(
+                f"{base}/login",
+                content="token=dash-token-42",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert signed_in.status_code == 303
+            cookie = signed_in.cookies.get("ihost_token")
+            page = httpx.get(base, cookies={"ihost_token": cookie})
+            assert page.status_code == 200 and "dash-token-42" not in page.text
+            assert (
+                httpx.post(f"{base}/webhooks/shop", content=b"{}").status_code == 401
+            )  # signature
+        finally:
+            stop(process)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
