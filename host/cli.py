@@ -574,10 +574,14 @@ def daemon(obj: Context, host: str, port: int, token: str | None) -> None:
     show_default=True,
     help="Where the demo's config and store go.",
 )
+@click.option("--port", default=8765, show_default=True, help="The dashboard's port.")
 @click.pass_obj
-def demo(obj: Context, once: bool, directory: str) -> None:
-    """The Shopify and AFAS sandboxes with a small shop, and the seed page's flows."""
+def demo(obj: Context, once: bool, directory: str, port: int) -> None:
+    """The Shopify and AFAS sandboxes with a small shop, the seed page's flows, and the daemon."""
+    import signal
+
     from host import demo as demo_shop
+    from host.daemon.service import Daemon
 
     with demo_shop.running_demo(Path(directory).resolve(), obj.registry) as (config, shop, erp):
         click.echo(f"Shopify sandbox: {shop.base_url}   AFAS sandbox: {erp.base_url}")
@@ -585,15 +589,14 @@ def demo(obj: Context, once: bool, directory: str) -> None:
         code = demo_shop.run_once(config, erp, obj.registry, _print_report)
         if once:
             click.get_current_context().exit(code)
+        service = Daemon(str(config.path), obj.registry, port=port)
+        signal.signal(signal.SIGTERM, lambda *_: service.stop())
+        signal.signal(signal.SIGINT, lambda *_: service.stop())
+        click.echo(f"\ndashboard: http://127.0.0.1:{port}/   (Ctrl-C stops the demo)")
         click.echo(
-            f"\nThe sandboxes keep running. In another terminal: ihost -c {config.path} run "
-            "orders --full (or logs, deadletters, ...). Ctrl-C stops."
+            f"webhooks: http://127.0.0.1:{port}/webhooks/shop   CLI: ihost -c {config.path} logs"
         )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        service.serve()
 
 
 # --- writing connectors -------------------------------------------------------------------

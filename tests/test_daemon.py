@@ -179,3 +179,47 @@ def _runs(tmp_path: Path) -> list[tuple[str]]:
         )
     except sqlite3.OperationalError:
         return []
+
+
+def test_shopify_webhook_brings_the_order_to_afas_within_two_seconds(tmp_path: Path) -> None:
+    from ihost_afas.sandbox import AfasSandbox
+    from ihost_shopify import samples
+    from ihost_shopify.sandbox import ShopifySandbox
+
+    with ShopifySandbox(restore_rate=2000) as shop, AfasSandbox() as erp:
+        erp.seed(
+            "Profit_Article_Basic",
+            [{"ItemCode": "SKU-1", "Description": "Mug", "DateModified": "2026-05-01T10:00:00Z"}],
+        )
+        lines = ["[store]", f'url = "sqlite:///{tmp_path / "ihost.db"}"']
+        for name, plugin, box in (("shop", "shopify", shop), ("erp", "afas", erp)):
+            lines += [f"[connections.{name}]", f'plugin = "{plugin}"']
+            lines += [f"{k} = {json.dumps(v)}" for k, v in box.connection_settings().items()]
+        lines += [
+            "[flows.orders]",
+            'kind = "orders"',
+            'source = "shop"',
+            'target = "erp"',
+            'schedule = "every 1h"',
+        ]
+        path = tmp_path / "ihost.toml"
+        path.write_text("\n".join(lines) + "\n")
+        port = free_port()
+        process = start(path, port)
+        url = f"http://127.0.0.1:{port}/webhooks/shop"
+        try:
+            assert wait_for(lambda: bool(_runs(tmp_path)))
+            shop.seed("orders", [samples.order(4242, updated_at="2027-01-01T00:00:00Z")])
+            payload = {"id": 4242, "name": "#4242", "financial_status": "paid"}
+            assert shop.send_webhook(url, "orders/paid", payload, secret="wrong").status_code == 401
+            started = time.monotonic()
+            answer = shop.send_webhook(url, "orders/paid", payload, event_id="evt-4242")
+            assert answer.status_code == 202
+            assert wait_for(lambda: len(erp.dump("FbSales")) == 1, seconds=2)
+            assert time.monotonic() - started < 2
+            again = shop.send_webhook(url, "orders/paid", payload, event_id="evt-4242")
+            assert again.json()["status"] == "duplicate"
+            time.sleep(0.5)
+            assert len(erp.dump("FbSales")) == 1
+        finally:
+            stop(process)

@@ -29,3 +29,38 @@ def test_demo_runs_every_flow_once(tmp_path: Path) -> None:
     assert config.is_file() and (tmp_path / "demo" / "ihost.db").is_file()
     logs = run_ihost("-c", str(config), "logs", "orders")
     assert logs.code == 0 and "1001" in logs.out
+
+
+def test_demo_starts_the_daemon_and_its_dashboard(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    import httpx
+    from helpers import IHOST
+    from test_daemon import free_port, wait_for
+
+    port = free_port()
+    process = subprocess.Popen(
+        [IHOST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert wait_for(up, seconds=60)
+        page = httpx.get(base).text
+        for flow in ("products", "stock", "customers", "orders", "shipments"):
+            assert f'data-flow="{flow}"' in page
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"dashboard: {base}/" in out
