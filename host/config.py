@@ -39,7 +39,7 @@ DEFAULT_RETENTION_DAYS = 14
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-_TOP_KEYS = {"store", "connections", "flows"}
+_TOP_KEYS = {"store", "connections", "flows", "alerts"}
 _STORE_KEYS = {"url", "retention_days"}
 _FLOW_KEYS = {"kind", "source", "target", "schedule", "settings", "mapping", "enabled"}
 
@@ -79,6 +79,7 @@ class Config:
     retention_days: int
     connections: dict[str, ConnectionConfig]
     flows: dict[str, FlowConfig]
+    alerts: Any = None  # host.alerts.AlertSettings, when [alerts] is set
 
     def connect(self, name: str, registry: Registry) -> Connection:
         """Build the Connection (plugin instance + PluginManager) for connection `name`."""
@@ -182,10 +183,38 @@ def load_config(
     configured = set(raw_connections) if isinstance(raw_connections, dict) else set()
     flows = _load_flows(raw.get("flows", {}), connections, configured, registry, problems)
 
+    alerts = _load_alerts(raw.get("alerts"), environ, problems)
+
     if problems.lines:
         count = len(problems.lines)
         raise ConfigError(f"{file.name}: {count} problem{'s' if count > 1 else ''}", problems.lines)
-    return Config(file, store_url, retention_days, connections, flows)
+    return Config(file, store_url, retention_days, connections, flows, alerts)
+
+
+def _load_alerts(raw: Any, environ: Mapping[str, str], problems: _Problems) -> Any:
+    from host.alerts import AlertSettings, notifier_classes
+
+    if raw is None:
+        return None
+    table = _table(raw, "alerts", problems)
+    values = {k: _expand(v, "alerts", k, environ, problems) for k, v in table.items()}
+    settings = _validate_settings(AlertSettings, values, "alerts", problems)
+    if settings is None:
+        return None
+    known = notifier_classes()
+    for name in settings.notify:
+        if name not in known:
+            problems.add(
+                "alerts",
+                "notify",
+                f"no notifier {name!r} (installed: {', '.join(sorted(known)) or 'none'})",
+            )
+            continue
+        try:
+            known[name](settings)
+        except ValueError as exc:
+            problems.add("alerts", "notify", str(exc))
+    return settings
 
 
 def _table(value: Any, name: str, problems: _Problems) -> dict[str, Any]:

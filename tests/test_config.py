@@ -137,8 +137,8 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
         ),
         (
             ("[store]", "[stor]"),
-            "ihost.toml: stor: unknown key (did you mean 'store'?); allowed: connections, flows, "
-            "store",
+            "ihost.toml: stor: unknown key (did you mean 'store'?); allowed: alerts, connections, "
+            "flows, store",
         ),
         (
             ("page_size = 50", 'page_size = "many"'),

@@ -117,6 +117,7 @@ class Daemon:
                 report = runner.run()
                 self.last[flow] = report
                 self._waited += report.rate_limit_wait
+                self._alert(report)
                 log.info("%s: %s %s", flow, report.status, report.counts)
             finally:
                 for name in ends:
@@ -130,6 +131,15 @@ class Daemon:
                 self._again.discard(flow)
             if again:
                 self.trigger(flow)
+
+    def _alert(self, report: Report) -> None:
+        if self.config.alerts is None:
+            return
+        from host.alerts import Alerts, alert_for
+
+        alert = alert_for(report)
+        if alert is not None:
+            Alerts(self.config.alerts).send(alert)
 
     def _tick(self) -> None:
         now = datetime.now(timezone.utc)
