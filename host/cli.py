@@ -589,7 +589,7 @@ def demo(obj: Context, once: bool, directory: str, port: int) -> None:
         code = demo_shop.run_once(config, erp, obj.registry, _print_report)
         if once:
             click.get_current_context().exit(code)
-        service = Daemon(str(config.path), obj.registry, port=port)
+        service = Daemon(str(config.path), obj.registry, port=port, run_at_start=False)
         signal.signal(signal.SIGTERM, lambda *_: service.stop())
         signal.signal(signal.SIGINT, lambda *_: service.stop())
         click.echo(f"\ndashboard: http://127.0.0.1:{port}/   (Ctrl-C stops the demo)")

@@ -64,6 +64,13 @@ def seed_shop(shop: Any, erp: Any) -> None:
                 billingAddress=samples.mailing_address(country="BE", city="Antwerpen", zip="2000"),
             ),
             samples.order(1004, status="PENDING", email="later@example.com", skus=("TEA-GRN",)),
+            # an article AFAS does not know yet: a dead letter until it is created there
+            samples.order(
+                1005,
+                email="kees@example.com",
+                skus=("CANDLE-01",),
+                updated_at="2026-11-20T12:00:00Z",
+            ),
         ],
     )
     shop.seed(
@@ -201,12 +208,14 @@ def running_demo(directory: Path, registry: Registry) -> Iterator[tuple[Config, 
 def run_once(
     config: Config, erp: Any, registry: Registry, on_report: Callable[[Report], None]
 ) -> int:
-    """Run every flow once, in order; the worst exit code."""
+    """Run every flow once, in order. A failed record is part of the demo (order 1005 waits
+    for its article): only a flow that could not run makes the exit code non-zero."""
     worst = 0
     for flow, *_ in FLOWS:
         if flow == "shipments":
             deliver_first_order(erp)
         report = Runner(config, flow, registry).run()
         on_report(report)
-        worst = max(worst, report.exit_code)
+        if report.exit_code == 3:
+            worst = 3
     return worst

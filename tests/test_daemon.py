@@ -223,3 +223,28 @@ def test_shopify_webhook_brings_the_order_to_afas_within_two_seconds(tmp_path: P
             assert len(erp.dump("FbSales")) == 1
         finally:
             stop(process)
+
+
+def test_sighup_reloads_the_config(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    path = config(tmp_path, shop, erp, "every 1h")
+    port = free_port()
+    process = start(path, port)
+    flows = f"http://127.0.0.1:{port}/api/flows"
+    try:
+        assert [f["name"] for f in httpx.get(flows).json()] == ["orders"]
+        path.write_text(
+            path.read_text() + '[flows.refunds]\nkind = "refunds"\nsource = "shop"\n'
+            'target = "erp"\nschedule = "every 1h"\n'
+        )
+        process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(httpx.get(flows).json()) == 2, seconds=5)
+        path.write_text(path.read_text() + "[flows.broken]\nkind = 1\n")  # refused: kept as is
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert [f["name"] for f in httpx.get(flows).json()] == ["orders", "refunds"]
+    finally:
+        err = stop(process)
+    assert "reload refused, keeping the running config" in err

@@ -21,8 +21,9 @@ def test_demo_runs_every_flow_once(tmp_path: Path) -> None:
         )
     }
     assert list(summaries) == ["products", "stock", "customers", "orders", "shipments"]
-    assert all(m["failed"] == "0" for m in summaries.values())
+    assert all(m["failed"] == "0" for flow, m in summaries.items() if flow != "orders")
     assert summaries["orders"]["created"] == "3"  # the unpaid order is not read
+    assert summaries["orders"]["failed"] == "1"  # CANDLE-01 is not an AFAS article yet
     assert summaries["stock"]["updated"] == "5"
     assert summaries["shipments"]["created"] == "1"
     config = tmp_path / "demo" / "ihost.toml"

@@ -41,6 +41,7 @@ class Daemon:
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str | None = None,
+        run_at_start: bool = True,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1") and not token:
             raise ConfigError(
@@ -62,6 +63,7 @@ class Daemon:
         self._waited = 0.0
         self._webhook_store: Store | None = None
         self._server: uvicorn.Server | None = None
+        self.run_at_start = run_at_start
         self._schedule_all()
 
     # --- scheduling -----------------------------------------------------------------------
@@ -69,7 +71,8 @@ class Daemon:
     def _schedule_all(self) -> None:
         now = datetime.now(timezone.utc)
         self._due = {
-            name: now  # run once at start, then on the schedule
+            # once at start (unless the flows just ran), then on the schedule
+            name: now if self.run_at_start else Schedule.parse(flow.schedule).next_after(now)
             for name, flow in self.config.flows.items()
             if flow.enabled and flow.schedule
         }

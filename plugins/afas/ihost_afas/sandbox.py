@@ -334,6 +334,24 @@ class AfasSandbox(Sandbox):
             result = {"DbId": row["DebtorId"], "BcCo": row["BcCo"]}
         return result
 
+    def _fbitemarticle(self, method: str, records: list[dict[str, Any]]) -> Any:
+        """A new article shows in the articles GetConnector, as it does in AFAS."""
+        result: dict[str, Any] = {}
+        for element in records:
+            values = fields(element)
+            if method == "POST":
+                self.rows[ARTICLES].append(
+                    {
+                        "ItemCode": str(values["ItCd"]),
+                        "Description": values.get("Ds"),
+                        "UnitId": values.get("BiUn"),
+                        "Blocked": False,
+                        "DateModified": datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    }
+                )
+                result = {"ItCd": str(values["ItCd"])}
+        return result
+
     def _knsalesrelationorg(self, method: str, records: list[dict[str, Any]]) -> Any:
         return self._relation(method, records, "KnOrganisation")
 
