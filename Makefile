@@ -27,8 +27,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(STAMP)
-	$(BIN)/ihost plugins
-	$(BIN)/ihost demo --once
+	$(BIN)/ihost demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
