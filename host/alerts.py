@@ -18,7 +18,6 @@ stops the daemon.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -28,7 +27,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 log = logging.getLogger("host.alerts")
-GROUP = "ihost.notifiers"
 
 
 class AlertSettings(BaseModel):
@@ -123,13 +121,9 @@ class EmailNotifier:
 
 def notifier_classes() -> dict[str, Any]:
     """The notifiers of the `ihost.notifiers` group, by name."""
-    found = {}
-    for entry_point in importlib.metadata.entry_points(group=GROUP):
-        try:
-            found[entry_point.name] = entry_point.load()
-        except Exception as exc:
-            log.warning("notifier %s failed to load: %s", entry_point.name, exc)
-    return found
+    from host.plugins import NOTIFIER_GROUP, load_group
+
+    return load_group(NOTIFIER_GROUP)
 
 
 class Alerts:

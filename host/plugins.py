@@ -165,15 +165,20 @@ def discover() -> Registry:
     return Registry(plugins)
 
 
-def transforms() -> dict[str, Any]:
-    """The named transforms of the `ihost.transforms` entry point group."""
+def load_group(group: str) -> dict[str, Any]:
+    """What an entry point group names, by name; one that fails to load is logged and left out."""
     found: dict[str, Any] = {}
-    for entry_point in importlib.metadata.entry_points(group=TRANSFORM_GROUP):
+    for entry_point in importlib.metadata.entry_points(group=group):
         try:
             found[entry_point.name] = entry_point.load()
         except Exception as exc:
-            log.warning("transform %s failed to load: %s", entry_point.name, exc)
+            log.warning("%s %s failed to load: %s", group, entry_point.name, exc)
     return found
+
+
+def transforms() -> dict[str, Any]:
+    """The named transforms of the `ihost.transforms` entry point group."""
+    return load_group(TRANSFORM_GROUP)
 
 
 def _stats_wrapper(hook_name: str) -> Any:

@@ -70,3 +70,13 @@ def run_flow(config: Path, flow: str, *args: str) -> tuple[Result, dict[str, Any
 def actions(report: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     """{record key: (action, target id)} of a report."""
     return {a["key"]: (a["action"], a["target_id"]) for a in report["actions"]}
+
+
+def healthy(base: str) -> bool:
+    """Whether the daemon at `base` answers /healthz."""
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -7,10 +7,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 import tomllib
-from helpers import IHOST
+from helpers import IHOST, healthy
 from test_daemon import free_port, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,13 +27,6 @@ FLAGS = [
 ]
 
 
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_demo_dashboard_flows_run_and_dead_letter_retry(tmp_path: Path) -> None:
     from ihost_afas.client import AfasClient
     from playwright.sync_api import sync_playwright
@@ -48,7 +40,7 @@ def test_demo_dashboard_flows_run_and_dead_letter_retry(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: _up(base), seconds=60)
+        assert wait_for(lambda: healthy(base), seconds=60)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=FLAGS

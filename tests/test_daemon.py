@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from flow_data import order, product
-from helpers import IHOST
+from helpers import IHOST, healthy
 from ihost_testconnectors.sandbox import RecordSandbox
 
 SECRET = "hook-secret-0123456789"
@@ -67,17 +67,10 @@ def start(path: Path, port: int) -> subprocess.Popen[str]:
         text=True,
         env={k: v for k, v in os.environ.items() if k != "IHOST_CONFIG"},
     )
-    assert wait_for(lambda: _healthy(port)), (
+    assert wait_for(lambda: healthy(f"http://127.0.0.1:{port}")), (
         process.stderr.read() if process.poll() else "no answer"
     )
     return process
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def stop(process: subprocess.Popen[str]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from flow_data import order, product
-from helpers import run_ihost
+from helpers import healthy, run_ihost
 from ihost_testconnectors.sandbox import RecordSandbox
 from prometheus_client.parser import text_string_to_metric_families
 from test_daemon import config, free_port, start, stop, wait_for
@@ -100,7 +100,7 @@ def test_token_guards_everything_but_health_and_webhooks(tmp_path: Path) -> None
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            assert wait_for(lambda: _up(base))
+            assert wait_for(lambda: healthy(base))
             assert httpx.get(f"{base}/api/flows").status_code == 401
             assert httpx.get(f"{base}/metrics").status_code == 401
             assert httpx.get(base).headers.get("location") == "/login"
@@ -136,10 +136,3 @@ def test_token_guards_everything_but_health_and_webhooks(tmp_path: Path) -> None
             )  # signature
         finally:
             stop(process)
-
-
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -37,7 +37,7 @@ def test_demo_starts_the_daemon_and_its_dashboard(tmp_path: Path) -> None:
     import subprocess
 
     import httpx
-    from helpers import IHOST
+    from helpers import IHOST, healthy
     from test_daemon import free_port, wait_for
 
     port = free_port()
@@ -48,15 +48,8 @@ def test_demo_starts_the_daemon_and_its_dashboard(tmp_path: Path) -> None:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        assert wait_for(up, seconds=60)
+        assert wait_for(lambda: healthy(base), seconds=60)
         page = httpx.get(base).text
         for flow in ("products", "stock", "customers", "orders", "shipments"):
             assert f'data-flow="{flow}"' in page
