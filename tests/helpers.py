@@ -80,3 +80,23 @@ def healthy(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def start_demo(directory: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    """`ihost demo` in a subprocess; returns it and its dashboard's base URL once it answers."""
+    import time
+
+    process = subprocess.Popen(
+        [IHOST, "demo", "--dir", str(directory), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not healthy(base):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the demo did not start: {process.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    return process, base

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 import tomllib
-from helpers import IHOST, healthy
-from test_daemon import free_port, wait_for
+from helpers import start_demo
+from test_daemon import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -31,16 +30,8 @@ def test_demo_dashboard_flows_run_and_dead_letter_retry(tmp_path: Path) -> None:
     from ihost_afas.client import AfasClient
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    demo = subprocess.Popen(
-        [IHOST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    demo, base = start_demo(tmp_path / "demo", free_port())
     try:
-        assert wait_for(lambda: healthy(base), seconds=60)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=FLAGS

@@ -34,22 +34,13 @@ def test_demo_runs_every_flow_once(tmp_path: Path) -> None:
 
 def test_demo_starts_the_daemon_and_its_dashboard(tmp_path: Path) -> None:
     import signal
-    import subprocess
 
     import httpx
-    from helpers import IHOST, healthy
-    from test_daemon import free_port, wait_for
+    from helpers import start_demo
+    from test_daemon import free_port
 
-    port = free_port()
-    process = subprocess.Popen(
-        [IHOST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_demo(tmp_path / "demo", free_port())
     try:
-        assert wait_for(lambda: healthy(base), seconds=60)
         page = httpx.get(base).text
         for flow in ("products", "stock", "customers", "orders", "shipments"):
             assert f'data-flow="{flow}"' in page

@@ -42,7 +42,6 @@ class Outcome:
     action: Action
     target_id: str | None = None
     reason: str | None = None
-    changes: dict[str, list[Any]] | None = None
 
 
 @dataclass(slots=True)

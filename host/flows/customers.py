@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
@@ -53,20 +51,27 @@ def resolve_debtor(
     binding = ctx.store.get_binding(ctx.source.name, target.name, "customers", customer.key)
     if binding is not None and binding.content_hash == digest:
         return binding.target_id, "unchanged"
-    existing = (
-        binding.target_id
-        if binding is not None
-        else target.hook.find_debtor(customer=customer, match_on=match_on)
-    )
-    if existing and not update_existing:
-        return existing, "skipped"
-    debtor_id = target.hook.upsert_debtor(customer=customer, existing_id=existing)
+    bound = binding.target_id if binding is not None else None
+    debtor_id, action = write_debtor(ctx, customer, bound, match_on, update_existing)
     if not debtor_id:
         raise RecordInvalid(f"{target.name} returned no debtor id for customer {customer.key}")
-    if not ctx.dry_run:
+    if action != "skipped" and not ctx.dry_run:
         ctx.store.put_binding(
             ctx.source.name, target.name, "customers", customer.key, debtor_id, digest, snapshot
         )
+    return debtor_id, action
+
+
+def write_debtor(
+    ctx: FlowContext, customer: Customer, bound_id: str | None, match_on: str, update_existing: bool
+) -> tuple[str, str]:
+    """The bound debtor, or the one find_debtor finds, updated; else a new one.
+    Returns (debtor id, "created" | "updated" | "skipped")."""
+    target = ctx.target
+    existing = bound_id or target.hook.find_debtor(customer=customer, match_on=match_on)
+    if existing and not update_existing:
+        return existing, "skipped"
+    debtor_id = target.hook.upsert_debtor(customer=customer, existing_id=existing)
     return debtor_id, "updated" if existing else "created"
 
 
@@ -75,14 +80,13 @@ class CustomersFlow(Flow):
     Settings = CustomersSettings
 
     def write(self, unit: Unit) -> Outcome:
-        customer: Any = unit.record
-        settings = self.settings
-        match_on = settings.match_debtor_on
-        if unit.binding is not None:
-            existing = unit.binding.target_id
-        else:
-            existing = self.ctx.target.hook.find_debtor(customer=customer, match_on=match_on)
-        if existing and not settings.update_existing:
-            return Outcome("skipped", existing, "debtor exists and update_existing is false")
-        debtor_id = self.ctx.target.hook.upsert_debtor(customer=customer, existing_id=existing)
-        return Outcome("updated" if existing else "created", debtor_id)
+        bound = unit.binding.target_id if unit.binding is not None else None
+        debtor_id, action = write_debtor(
+            self.ctx,
+            unit.record,
+            bound,
+            self.settings.match_debtor_on,
+            self.settings.update_existing,
+        )
+        reason = "debtor exists and update_existing is false" if action == "skipped" else None
+        return Outcome(action, debtor_id, reason)  # type: ignore[arg-type]
