@@ -9,9 +9,25 @@ from __future__ import annotations
 
 
 class IntegrationError(Exception):
-    """Base of every error the host knows how to handle."""
+    """Base of every error the host knows how to handle.
+
+    `summary` is what the activity log, the logs and alerts show: keys, the field and
+    what went wrong, never a record's values or the remote's own words (which may quote
+    them); those stay in the message, kept in the dead letter. By default it is the
+    message with quoted values and e-mail addresses blanked (host.secrets.scrub).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, summary: str | None = None) -> None:
+        super().__init__(message)
+        self._summary = summary
+
+    @property
+    def summary(self) -> str:
+        from host.secrets import scrub
+
+        return scrub(self._summary if self._summary is not None else str(self))
 
 
 class ConfigError(IntegrationError):
@@ -37,22 +53,48 @@ class RemoteUnavailable(IntegrationError):
 
 
 class TransientError(IntegrationError):
-    """A failure worth retrying: 5xx, timeouts, dropped connections."""
+    """A failure worth retrying: 5xx, timeouts, dropped connections.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    `applied` says whether the remote may have acted on the request (an answer lost
+    after it was sent): False when it certainly did not (the connection could not be
+    made, 429), so even a write that is not idempotent may be sent again as it is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        applied: bool = True,
+        summary: str | None = None,
+    ) -> None:
+        super().__init__(message, summary=summary)
         self.retry_after = retry_after
+        self.applied = applied
 
 
 class RateLimited(TransientError):
-    """The remote asked us to slow down; retry after `retry_after` seconds."""
+    """The remote asked us to slow down; retry after `retry_after` seconds. The request
+    was not acted on."""
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, summary: str | None = None
+    ) -> None:
+        super().__init__(message, retry_after, applied=False, summary=summary)
 
 
 class RemoteRejected(IntegrationError):
     """The remote refused this record (4xx); `message` is the remote's own words."""
 
-    def __init__(self, message: str, status: int | None = None, details: object = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        details: object = None,
+        *,
+        summary: str | None = None,
+    ) -> None:
+        super().__init__(message, summary=summary)
         self.status = status
         self.details = details
 
@@ -70,8 +112,10 @@ class RecordInvalid(IntegrationError):
         key: str | None = None,
         field: str | None = None,
         payload: object = None,
+        *,
+        summary: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, summary=summary)
         self.key = key
         self.field = field
         self.payload = payload
@@ -83,3 +127,9 @@ class CapabilityError(IntegrationError):
 
 #: Errors after which a run cannot go on: the cursor stays where it was.
 FATAL = (AuthError, RemoteUnavailable, ConfigError)
+
+
+class FlowBusy(IntegrationError):
+    """The flow is running already, in this process or another: this run did nothing."""
+
+    exit_code = 2

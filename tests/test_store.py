@@ -1,14 +1,36 @@
+"""The store, on SQLite and on PostgreSQL (`store_url` runs each test on both)."""
+
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
+import host.store
+from host.errors import ConfigError, FlowBusy
 from host.store import Store, utcnow
 
 
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store(store_url)
+    yield opened
+    opened.close()
+
+
 def test_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
-    db = tmp_path / "deep" / "ihost.db"
+    db = tmp_path / "ihost.db"
     store = Store(f"sqlite:///{db}")
     store.close()
     with sqlite3.connect(db) as raw:
@@ -20,8 +42,13 @@ def test_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
     Store(f"sqlite:///{db}").close()  # opening again keeps what is there
 
 
-def test_bindings(ihost_store: Store) -> None:
-    store = ihost_store
+def test_a_store_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist: create it first"):
+        Store(f"sqlite:///{tmp_path / 'nowhere' / 'ihost.db'}")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_bindings(store: Store) -> None:
     assert store.get_binding("shop", "erp", "orders", "1") is None
     store.put_bindings(
         "shop", "erp", "orders", [("1", "SO-1", "h1", None), ("2", "SO-2", "h2", {"n": 2})]
@@ -38,61 +65,184 @@ def test_bindings(ihost_store: Store) -> None:
     assert by_target is not None and by_target.source_key == "2"
 
 
-def test_many_bindings_are_looked_up_in_chunks(ihost_store: Store) -> None:
+def test_keys_too_long_or_holding_nul_are_kept_apart(store: Store) -> None:
+    long_a, long_b = "A" * 300 + "1", "A" * 300 + "2"  # the same first 255 characters
+    odd = "key\x00with-nul"
+    store.put_bindings("s", "t", "orders", [(long_a, "T-a", "h", None), (long_b, "T-b", "h", None)])
+    store.put_binding("s", "t", "orders", odd, "T\x00odd", "h")
+    found = store.get_bindings("s", "t", "orders", [long_a, long_b, odd])
+    assert {k: b.target_id for k, b in found.items()} == {
+        long_a: "T-a",
+        long_b: "T-b",
+        odd: "T\\x00odd",
+    }
+    letter = store.add_dead_letter("f", "orders", odd, {"k": "v"}, "bad\x00 error", detail="x\x00")
+    assert store.resolve_dead_letters(flow="f", record_key=odd) == 1
+    assert store.get_dead_letter(letter).error == "bad\\x00 error"  # type: ignore[union-attr]
+    store.add_events([{"flow": "f", "record_key": long_a, "message": "m\x00"}])
+    assert store.list_events()[0]["message"] == "m\\x00"
+
+
+def test_many_bindings_are_looked_up_in_chunks(store: Store) -> None:
     keys = [str(i) for i in range(1200)]
-    ihost_store.put_bindings("a", "b", "stock", ((k, f"t{k}", None, None) for k in keys))
-    assert len(ihost_store.get_bindings("a", "b", "stock", keys)) == 1200
+    store.put_bindings("a", "b", "stock", ((k, f"t{k}", None, None) for k in keys))
+    assert len(store.get_bindings("a", "b", "stock", keys)) == 1200
 
 
-def test_cursor(ihost_store: Store) -> None:
-    assert ihost_store.get_cursor("flow") is None
-    ihost_store.set_cursor("flow", "2026-01-01T00:00:00+00:00")
-    ihost_store.set_cursor("flow", "2026-01-02T00:00:00+00:00")
-    assert ihost_store.get_cursor("flow") == "2026-01-02T00:00:00+00:00"
+def test_cursor(store: Store) -> None:
+    assert store.get_cursor("flow") is None
+    store.set_cursor("flow", "2026-01-01T00:00:00+00:00")
+    store.set_cursor("flow", "2026-01-02T00:00:00+00:00")
+    assert store.get_cursor("flow") == "2026-01-02T00:00:00+00:00"
 
 
-def test_runs_and_events(ihost_store: Store) -> None:
-    run = ihost_store.start_run("flow", "orders")
-    ihost_store.add_events(
+def test_runs_and_events(store: Store) -> None:
+    run = store.start_run("flow", "orders")
+    store.add_events(
         [{"run_id": run, "flow": "flow", "record_key": "1", "action": "created", "target_id": "X"}]
     )
-    ihost_store.finish_run(run, "ok", {"read": 1, "created": 1})
-    stored = ihost_store.get_run(run)
+    store.finish_run(run, "ok", {"read": 1, "created": 1})
+    stored = store.get_run(run)
     assert stored is not None and stored["status"] == "ok" and stored["counts"]["created"] == 1
     assert stored["finished_at"] >= stored["started_at"]
-    (event,) = ihost_store.list_events(run_id=run)
+    (event,) = store.list_events(run_id=run)
     assert (event["record_key"], event["action"], event["level"]) == ("1", "created", "info")
-    assert [r["id"] for r in ihost_store.list_runs("flow")] == [run]
+    assert [r["id"] for r in store.list_runs("flow")] == [run]
 
 
-def test_dead_letters(ihost_store: Store) -> None:
-    first = ihost_store.add_dead_letter("flow", "orders", "1", {"key": "1"}, "SKU X missing")
-    again = ihost_store.add_dead_letter("flow", "orders", "1", {"key": "1"}, "SKU X still missing")
-    other = ihost_store.add_dead_letter("flow", "orders", "2", {"key": "2"}, "boom")
+def test_dead_letters(store: Store) -> None:
+    first = store.add_dead_letter("flow", "orders", "1", {"key": "1"}, "SKU X missing")
+    again = store.add_dead_letter("flow", "orders", "1", {"key": "1"}, "SKU X still missing")
+    other = store.add_dead_letter("flow", "orders", "2", {"key": "2"}, "boom", detail="words")
     assert first == again != other
-    letter = ihost_store.get_dead_letter(first)
+    letter = store.get_dead_letter(first)
     assert letter is not None
     assert (letter.attempts, letter.error, letter.status) == (2, "SKU X still missing", "open")
-    assert ihost_store.resolve_dead_letters(flow="flow", record_key="1") == 1
-    assert [d.record_key for d in ihost_store.list_dead_letters()] == ["2"]
-    assert ihost_store.resolve_dead_letters(letter_id=other) == 1
-    assert ihost_store.list_dead_letters() == []
-    assert len(ihost_store.list_dead_letters(status="resolved")) == 2
+    assert store.get_dead_letter(other).detail == "words"  # type: ignore[union-attr]
+    assert store.resolve_dead_letters(flow="flow", record_key="1") == 1
+    assert [d.record_key for d in store.list_dead_letters()] == ["2"]
+    assert store.resolve_dead_letters(letter_id=other) == 1
+    assert store.list_dead_letters() == []
+    assert len(store.list_dead_letters(status="resolved")) == 2
     # a new failure of a resolved record opens a new letter
-    assert ihost_store.add_dead_letter("flow", "orders", "1", {}, "again") not in (first, other)
+    assert store.add_dead_letter("flow", "orders", "1", {}, "again") not in (first, other)
 
 
-def test_purge_drops_old_payloads_only(ihost_store: Store) -> None:
+def test_purge_drops_old_payloads_and_remote_words_only(store: Store) -> None:
     old = utcnow() - timedelta(days=20)
-    ihost_store.add_events([{"flow": "f", "payload": {"email": "a@b.nl"}, "at": old}])
-    ihost_store.add_events([{"flow": "f", "payload": {"kept": True}}])
-    letter = ihost_store.add_dead_letter("f", "orders", "1", {"email": "a@b.nl"}, "boom")
-    ihost_store.put_binding("s", "t", "customers", "c1", "D1", "h", {"email": "a@b.nl"})
-    assert ihost_store.purge() == {"events": 1, "dead_letters": 0, "snapshots": 0}
-    assert [e["payload"] for e in ihost_store.list_events()] == [{"kept": True}, None]
+    store.add_events([{"flow": "f", "payload": {"email": "a@b.nl"}, "at": old}])
+    store.add_events([{"flow": "f", "payload": {"kept": True}}])
+    letter = store.add_dead_letter(
+        "f", "orders", "1", {"email": "a@b.nl"}, "boom", detail="street 'Dam 1' refused"
+    )
+    store.put_binding("s", "t", "customers", "c1", "D1", "h", {"email": "a@b.nl"})
+    assert store.purge() == {"events": 1, "dead_letters": 0, "snapshots": 0}
+    assert [e["payload"] for e in store.list_events()] == [{"kept": True}, None]
     later = utcnow() + timedelta(days=15)
-    assert ihost_store.purge(now=later) == {"events": 1, "dead_letters": 1, "snapshots": 1}
-    binding = ihost_store.get_binding("s", "t", "customers", "c1")
+    assert store.purge(now=later) == {"events": 1, "dead_letters": 1, "snapshots": 1}
+    binding = store.get_binding("s", "t", "customers", "c1")
     assert binding is not None and binding.snapshot is None and binding.content_hash == "h"
-    purged = ihost_store.get_dead_letter(letter)
-    assert purged is not None and purged.payload is None and purged.error == "boom"
+    purged = store.get_dead_letter(letter)
+    assert purged is not None and purged.payload is None and purged.detail is None
+    assert purged.error == "boom"
+
+
+def test_webhook_deliveries_are_acted_on_once(store: Store) -> None:
+    assert store.first_delivery("shop", "event-1") is True
+    assert store.first_delivery("shop", "event-1") is False
+    assert store.first_delivery("other", "event-1") is True
+
+
+def test_writers_in_many_threads_wait_their_turn(store_url: str) -> None:
+    """Eight threads, each with its own store, write at once: none fails."""
+    errors: list[BaseException] = []
+
+    def work(number: int) -> None:
+        try:
+            with Store(store_url) as own:
+                for i in range(40):
+                    run = own.start_run(f"flow-{number}", "orders")
+                    own.put_binding("s", "t", "orders", f"{number}-{i}", "T", "h")
+                    own.add_dead_letter(f"flow-{number}", "orders", f"{i}", {}, "boom")
+                    own.add_events([{"flow": f"flow-{number}", "run_id": run, "message": "m"}])
+                    own.finish_run(run, "ok", {})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(store_url) as check:
+        assert len(check.list_runs(limit=1000)) == 320
+
+
+def test_one_holder_per_flow_and_its_abandoned_runs_are_aborted(store: Store) -> None:
+    with store.lock_flow("orders"):
+        with pytest.raises(FlowBusy, match=r"flow 'orders' is running already \(pid \d+ on "):
+            store.lock_flow("orders")
+        with store.lock_flow("other-flow"):  # another flow is free
+            pass
+        left = store.start_run("orders", "orders")  # as a run killed mid-way leaves it
+    with store.lock_flow("orders") as lock:
+        assert lock.aborted == 1
+    run = store.get_run(left)
+    assert run is not None and run["status"] == "aborted"
+    assert "ended without finishing" in run["error"]
+
+
+HOLDER = """
+import sys, time
+from host.store import Store
+store = Store(sys.argv[1])
+lock = store.lock_flow("orders")
+store.start_run("orders", "orders")
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(store_url: str) -> None:
+    with Store(store_url) as store:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(HOLDER), store_url],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+            with pytest.raises(FlowBusy, match=f"pid {holder.pid} "):
+                store.lock_flow("orders")
+        finally:
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait()
+        deadline = time.monotonic() + 10  # PostgreSQL notices the closed session at once
+        while True:
+            try:
+                lock = store.lock_flow("orders")
+                break
+            except FlowBusy:
+                assert time.monotonic() < deadline, "the lock outlived its process"
+                time.sleep(0.1)
+        assert lock.aborted == 1  # the run the killed process left `running`
+        lock.release()
+
+
+def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    with sqlite3.connect(tmp_path / "old.db") as raw:  # as ihost 0.1 left it
+        raw.execute("ALTER TABLE dead_letters DROP COLUMN detail")
+        raw.execute("DROP TABLE flow_locks")
+        raw.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    host.store._READY.discard(url)
+    with Store(url) as store:
+        letter = store.add_dead_letter("f", "orders", "1", {}, "boom", detail="words")
+        assert store.get_dead_letter(letter).detail == "words"  # type: ignore[union-attr]
+        with store.lock_flow("f"):
+            pass
+        with store.engine.connect() as db:
+            version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'"))
+            assert version.scalar() == "2"

@@ -2,11 +2,23 @@
 
 SQLite in WAL mode by default (created on first use), PostgreSQL by URL. One
 Store serves one thread; the daemon gives each worker its own.
+
+Writers wait their turn, never fail: a write transaction is short (no remote call
+runs inside one), takes SQLite's write lock at its start (BEGIN IMMEDIATE, so two
+writers never deadlock on an upgrade), and the threads of one process queue for it
+before SQLite's own busy timeout comes into play. A flow is run by one holder at a
+time, across processes: `lock_flow` (a row checked against the holder's process on
+SQLite, an advisory lock on PostgreSQL, both released when the process dies).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,19 +29,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as DbConnection
 
+from host.errors import ConfigError, FlowBusy
 from host.store.schema import (
     SCHEMA_VERSION,
     bindings,
     cursors,
     dead_letters,
     events,
+    flow_locks,
     meta,
     metadata,
     runs,
     webhook_events,
 )
 
-__all__ = ["Binding", "DeadLetter", "Store"]
+__all__ = ["Binding", "DeadLetter", "FlowLock", "Store", "check_url"]
+
+BUSY_TIMEOUT_MS = 120_000  # another process's write: wait, do not fail
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+_READY: set[str] = set()  # stores whose schema this process has checked
 
 
 def utcnow() -> datetime:
@@ -73,11 +92,35 @@ class DeadLetter:
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    detail: str | None = None
 
 
 def _sqlite_stamp(moment: datetime) -> str:
     """A UTC timestamp as SQLAlchemy's SQLite DATETIME stores it (read back by Core too)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+KEY_LENGTH = 255  # the key columns' width
+
+
+def store_key(value: str) -> str:
+    """A record key or id as the store keeps it: NUL escaped (PostgreSQL's text refuses
+    it), and a key longer than the key columns cut with a digest that keeps it unique."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
+    if len(value) > KEY_LENGTH:
+        digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+        value = f"{value[: KEY_LENGTH - 17]}~{digest}"
+    return value
+
+
+def _fits(value: str) -> bool:
+    return len(value) <= KEY_LENGTH and "\x00" not in value
+
+
+def _text(value: str | None) -> str | None:
+    """Free text (messages, errors) with NUL escaped."""
+    return value.replace("\x00", "\\x00") if value and "\x00" in value else value
 
 
 def _json_text(value: Any) -> str | None:
@@ -100,58 +143,135 @@ def _binding(row: Any) -> Binding:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the "begin" listener says how to begin
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _sqlite_begin(db: DbConnection) -> None:
+    # a writer takes the write lock at once; a reader reads without a transaction of its own
+    if db.info.get("ihost_write"):
+        db.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def check_url(url: str) -> str | None:
+    """Why the store cannot live at `url` (an unsupported database, a driver that is not
+    installed, a directory that does not exist), or None when it can."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return "must be a database URL such as sqlite:///ihost.db"
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        return f"{backend} is not supported: use sqlite:///FILE or postgresql+psycopg://..."
+    if backend == "postgresql":
+        try:
+            parsed.get_dialect().import_dbapi()
+        except ImportError:
+            driver = parsed.get_driver_name()
+            package = '"ihost[postgres]"' if driver == "psycopg" else f"the {driver} driver"
+            return f"PostgreSQL needs its driver: pip install {package}"
+        return None
+    database = parsed.database
+    if database and database != ":memory:" and not Path(database).parent.is_dir():
+        return f"directory {Path(database).parent} does not exist: create it first"
+    return None
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 (the `ihost[postgres]` extra), not psycopg2."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _write_lock(url: str) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(url, threading.RLock())
 
 
 class Store:
     """Access to the store database; the schema is created on first use."""
 
     def __init__(self, url: str, retention_days: int = 14) -> None:
+        url = normalise_url(url)
+        if problem := check_url(url):
+            raise ConfigError(f"store {url}: {problem}")
         self.url = url
         self.retention_days = retention_days
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True)
         self._sqlite = self.engine.dialect.name == "sqlite"
+        if self._sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            self._writers: threading.RLock | None = _write_lock(url)
+        else:
+            self._writers = None
         self._tx: DbConnection | None = None
         self._upserts: dict[str, Any] = {}
-        self._create()
+        if url not in _READY:
+            self._create()
+            _READY.add(url)
 
     def _create(self) -> None:
-        metadata.create_all(self.engine)
-        with self.engine.begin() as db:
+        with self.transaction() as db:
+            if not self._sqlite:  # two processes creating the schema at once take turns
+                db.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key("")})
+            metadata.create_all(db)
             found = db.execute(sa.select(meta.c.value).where(meta.c.name == "schema")).scalar()
             if found is None:
                 db.execute(meta.insert().values(name="schema", value=str(SCHEMA_VERSION)))
             elif int(found) > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise ConfigError(
                     f"the store {self.url} has schema {found}, newer than this ihost "
                     f"({SCHEMA_VERSION}): upgrade ihost"
                 )
+            elif int(found) < SCHEMA_VERSION:
+                self._migrate(db, int(found))
+
+    def _migrate(self, db: DbConnection, found: int) -> None:
+        if found < 2:
+            db.execute(sa.text("ALTER TABLE dead_letters ADD COLUMN detail TEXT"))
+        db.execute(meta.update().where(meta.c.name == "schema").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
-    def transaction(self) -> Iterator[DbConnection]:
-        """Group the writes inside into one commit (nested calls join the outer one)."""
+    def transaction(self, write: bool = True) -> Iterator[DbConnection]:
+        """Group the statements inside into one commit (nested calls join the outer one).
+
+        A write transaction waits for the store's write lock and holds it to the end:
+        keep remote calls out of it. `write=False` reads without taking it."""
         if self._tx is not None:
             yield self._tx
             return
-        with self.engine.begin() as db:
-            self._tx = db
-            try:
-                yield db
-            finally:
-                self._tx = None
+        lock = self._writers if write else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect() as db:
+                db.info["ihost_write"] = write
+                with db.begin():
+                    self._tx = db
+                    try:
+                        yield db
+                    finally:
+                        self._tx = None
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _upsert(self, db: DbConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         statement = self._upserts.get(table.name)
@@ -175,8 +295,11 @@ class Store:
         """The bindings of the given source keys, by source key (unbound keys absent);
         `snapshots=False` leaves the (large) snapshots unread."""
         wanted = list(dict.fromkeys(keys))
+        original = {store_key(k): k for k in wanted if not _fits(k)}
+        if original:
+            wanted = [k if _fits(k) else store_key(k) for k in wanted]
         found: dict[str, Binding] = {}
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 if self._sqlite:  # the hot path of every run: skip per-row type processing
@@ -202,6 +325,8 @@ class Store:
                 )
                 for row in db.execute(query):
                     found[row.source_key] = _binding(row)
+        if original:
+            found = {original.get(k, k): b for k, b in found.items()}
         return found
 
     def get_binding(self, source: str, target: str, entity: str, key: str) -> Binding | None:
@@ -215,9 +340,9 @@ class Store:
             bindings.c.entity == "orders",
             bindings.c.source == source,
             bindings.c.target == target,
-            bindings.c.target_id == target_id,
+            bindings.c.target_id == store_key(target_id),
         )
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             row = db.execute(query).first()
         return _binding(row) if row else None
 
@@ -232,7 +357,15 @@ class Store:
         ones; a snapshot is JSON text or a value to serialise."""
         now = utcnow()
         rows = [
-            (source, target, entity, key, target_id, digest, _json_text(snapshot))
+            (
+                source,
+                target,
+                entity,
+                key if _fits(key) else store_key(key),
+                target_id if _fits(target_id) else store_key(target_id),
+                digest,
+                _json_text(snapshot),
+            )
             for key, target_id, digest, snapshot in items
         ]
         if not rows:
@@ -279,7 +412,7 @@ class Store:
     # --- cursors --------------------------------------------------------------------------
 
     def get_cursor(self, flow: str) -> str | None:
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             return db.execute(sa.select(cursors.c.value).where(cursors.c.flow == flow)).scalar()
 
     def set_cursor(self, flow: str, value: str) -> None:
@@ -304,11 +437,11 @@ class Store:
             db.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(status=status, counts=counts, error=error, finished_at=utcnow())
+                .values(status=status, counts=counts, error=_text(error), finished_at=utcnow())
             )
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             row = db.execute(sa.select(runs).where(runs.c.id == run_id)).first()
         return dict(row._mapping) if row else None
 
@@ -316,7 +449,7 @@ class Store:
         query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
         if flow:
             query = query.where(runs.c.flow == flow)
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
     def add_events(self, rows: list[dict[str, Any]]) -> None:
@@ -339,6 +472,11 @@ class Store:
             }
             for row in rows
         ]
+        for event in full:
+            for name in ("record_key", "target_id"):
+                if event[name] is not None and not _fits(event[name]):
+                    event[name] = store_key(event[name])
+            event["message"] = _text(event["message"])
         with self.transaction() as db:
             if self._sqlite:
                 stamp = _sqlite_stamp(now)
@@ -371,7 +509,7 @@ class Store:
             query = query.where(events.c.flow == flow)
         if run_id is not None:
             query = query.where(events.c.run_id == run_id)
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
     # --- dead letters ---------------------------------------------------------------------
@@ -384,9 +522,13 @@ class Store:
         payload: Any,
         error: str,
         run_id: int | None = None,
+        detail: str | None = None,
     ) -> int:
-        """Dead-letter a record; a record already open in this flow gets one more attempt."""
+        """Dead-letter a record; a record already open in this flow gets one more attempt.
+        `error` is fit for the activity log; `detail` holds the remote's own words and is
+        purged with the payload."""
         now = utcnow()
+        record_key, error, detail = store_key(record_key), _text(error), _text(detail)
         with self.transaction() as db:
             existing = db.execute(
                 sa.select(dead_letters.c.id).where(
@@ -395,31 +537,29 @@ class Store:
                     dead_letters.c.status == "open",
                 )
             ).scalar()
+            values = {
+                "error": error,
+                "detail": detail,
+                "payload": payload,
+                "run_id": run_id,
+                "updated_at": now,
+            }
             if existing is not None:
                 db.execute(
                     dead_letters.update()
                     .where(dead_letters.c.id == existing)
-                    .values(
-                        attempts=dead_letters.c.attempts + 1,
-                        error=error,
-                        payload=payload,
-                        run_id=run_id,
-                        updated_at=now,
-                    )
+                    .values(attempts=dead_letters.c.attempts + 1, **values)
                 )
                 return int(existing)
             result = db.execute(
                 dead_letters.insert().values(
                     flow=flow,
-                    run_id=run_id,
                     entity=entity,
                     record_key=record_key,
-                    payload=payload,
-                    error=error,
                     attempts=1,
                     status="open",
                     created_at=now,
-                    updated_at=now,
+                    **values,
                 )
             )
             return int(result.inserted_primary_key[0])
@@ -432,11 +572,11 @@ class Store:
             query = query.where(dead_letters.c.status == status)
         if flow:
             query = query.where(dead_letters.c.flow == flow)
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             return [DeadLetter(**row._mapping) for row in db.execute(query)]
 
     def get_dead_letter(self, letter_id: int) -> DeadLetter | None:
-        with self.transaction() as db:
+        with self.transaction(write=False) as db:
             row = db.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
         return DeadLetter(**row._mapping) if row else None
 
@@ -453,7 +593,7 @@ class Store:
             query = query.where(dead_letters.c.id == letter_id)
         elif flow is not None and record_key is not None:
             query = query.where(
-                dead_letters.c.flow == flow, dead_letters.c.record_key == record_key
+                dead_letters.c.flow == flow, dead_letters.c.record_key == store_key(record_key)
             )
         else:
             raise ValueError("give letter_id, or flow and record_key")
@@ -467,27 +607,59 @@ class Store:
 
     def first_delivery(self, connection: str, event_id: str) -> bool:
         """Record a webhook event; False when it was seen before (a duplicate delivery)."""
+        if self._sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = (
+            insert(webhook_events)
+            .values(connection=connection, event_id=store_key(event_id), received_at=utcnow())
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)  # psycopg reports -1 otherwise
+        )
         with self.transaction() as db:
-            seen = db.execute(
-                sa.select(webhook_events.c.event_id).where(
-                    webhook_events.c.connection == connection,
-                    webhook_events.c.event_id == event_id,
+            return db.execute(statement).rowcount == 1
+
+    # --- one holder per flow --------------------------------------------------------------
+
+    def lock_flow(self, flow: str) -> FlowLock:
+        """Take flow `flow` for this run; raise FlowBusy naming the holder when another run
+        (in this process or another) has it. Runs of the flow that a dead holder left
+        `running` are marked aborted."""
+        lock = FlowLock(self, flow)
+        lock.acquire()
+        return lock
+
+    def abort_abandoned_runs(self, flow: str) -> int:
+        """Mark aborted the runs of `flow` left `running` (call while holding its lock)."""
+        with self.transaction() as db:
+            return db.execute(
+                runs.update()
+                .where(runs.c.flow == flow, runs.c.status == "running")
+                .values(
+                    status="aborted",
+                    finished_at=utcnow(),
+                    error="the process running it ended without finishing (killed or crashed); "
+                    "the next run picks up from the cursor",
                 )
-            ).first()
-            if seen:
-                return False
-            db.execute(
-                webhook_events.insert().values(
-                    connection=connection, event_id=event_id, received_at=utcnow()
-                )
-            )
-            return True
+            ).rowcount
+
+    def recover(self, flows: Iterable[str]) -> int:
+        """Abort the abandoned runs of every flow nobody is running; returns how many."""
+        aborted = 0
+        for flow in flows:
+            try:
+                with self.lock_flow(flow) as lock:
+                    aborted += lock.aborted
+            except FlowBusy:
+                continue
+        return aborted
 
     # --- retention ------------------------------------------------------------------------
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
-        """Drop payloads of events and dead letters, and binding snapshots, older than
-        retention_days (they may hold personal data)."""
+        """Drop payloads of events and dead letters (with the remote's words), and binding
+        snapshots, older than retention_days (they may hold personal data)."""
         cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
         with self.transaction() as db:
             purged_events = db.execute(
@@ -497,8 +669,11 @@ class Store:
             ).rowcount
             purged_letters = db.execute(
                 dead_letters.update()
-                .where(dead_letters.c.updated_at < cutoff, dead_letters.c.payload.is_not(None))
-                .values(payload=None)
+                .where(
+                    dead_letters.c.updated_at < cutoff,
+                    sa.or_(dead_letters.c.payload.is_not(None), dead_letters.c.detail.is_not(None)),
+                )
+                .values(payload=None, detail=None)
             ).rowcount
             purged_snapshots = db.execute(
                 bindings.update()
@@ -510,3 +685,116 @@ class Store:
             "dead_letters": purged_letters,
             "snapshots": purged_snapshots,
         }
+
+
+def _lock_key(flow: str) -> int:
+    """A PostgreSQL advisory lock key (64-bit) for a flow; "" keys the schema creation."""
+    digest = hashlib.sha256(f"ihost:flow:{flow}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _start_time(pid: int) -> str:
+    """When process `pid` started (Linux /proc), to tell it from a later one with its pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _alive(owner: str, host: str, pid: int) -> bool:
+    """Whether the holder of a lock row still runs (a holder on another host is assumed to)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = owner.split(":")[1] if owner.count(":") >= 2 else "?"
+    return started == "?" or _start_time(pid) in ("?", started)
+
+
+class FlowLock:
+    """One run's hold on a flow (see Store.lock_flow); `release` is safe to call twice."""
+
+    def __init__(self, store: Store, flow: str) -> None:
+        self.store = store
+        self.flow = flow
+        pid = os.getpid()
+        self.owner = f"{pid}:{_start_time(pid)}:{uuid.uuid4().hex[:12]}"
+        self.aborted = 0
+        self._held = False
+        self._connection: DbConnection | None = None
+
+    def acquire(self) -> None:
+        store = self.store
+        row = {
+            "flow": self.flow,
+            "owner": self.owner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "acquired_at": utcnow(),
+        }
+        if store._sqlite:
+            with store.transaction() as db:
+                holder = db.execute(
+                    sa.select(flow_locks).where(flow_locks.c.flow == self.flow)
+                ).first()
+                if holder is not None and _alive(holder.owner, holder.host, holder.pid):
+                    raise FlowBusy(_busy(self.flow, holder))
+                store._upsert(db, flow_locks, [row])
+        else:  # an advisory lock lives as long as the session holding it
+            connection = store.engine.connect()
+            key = _lock_key(self.flow)
+            taken = connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+            ).scalar()
+            connection.commit()
+            if not taken:
+                connection.close()
+                with store.transaction(write=False) as db:
+                    holder = db.execute(
+                        sa.select(flow_locks).where(flow_locks.c.flow == self.flow)
+                    ).first()
+                raise FlowBusy(_busy(self.flow, holder))
+            self._connection = connection
+            with store.transaction() as db:
+                store._upsert(db, flow_locks, [row])
+        self._held = True
+        self.aborted = store.abort_abandoned_runs(self.flow)
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        with self.store.transaction() as db:
+            db.execute(
+                flow_locks.delete().where(
+                    flow_locks.c.flow == self.flow, flow_locks.c.owner == self.owner
+                )
+            )
+        if self._connection is not None:
+            self._connection.execute(
+                sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _lock_key(self.flow)}
+            )
+            self._connection.commit()
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> FlowLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _busy(flow: str, holder: Any) -> str:
+    if holder is None:
+        return f"flow {flow!r} is running in another process; nothing was done"
+    since = holder.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"flow {flow!r} is running already (pid {holder.pid} on {holder.host}, since {since}); "
+        "nothing was done"
+    )

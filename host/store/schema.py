@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dead_letters.detail, flow_locks
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -80,7 +80,9 @@ runs = sa.Table(
     sa.Column("flow", sa.String(128), nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
-    sa.Column("status", sa.String(16), nullable=False, doc="running | ok | failed | aborted"),
+    sa.Column(
+        "status", sa.String(16), nullable=False, doc="running | ok | failed | aborted | stopped"
+    ),
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("finished_at", UtcDateTime()),
     sa.Column("counts", Json),
@@ -112,7 +114,8 @@ dead_letters = sa.Table(
     sa.Column("entity", sa.String(32), nullable=False),
     sa.Column("record_key", sa.String(255), nullable=False),
     sa.Column("payload", Json, doc="the source record, purged after retention_days"),
-    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False, doc="what failed, fit for the activity log"),
+    sa.Column("detail", sa.Text, doc="the remote's own words; purged after retention_days"),
     sa.Column("attempts", sa.Integer, nullable=False, default=1),
     sa.Column("status", sa.String(16), nullable=False, doc="open | resolved"),
     sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
@@ -128,4 +131,15 @@ webhook_events = sa.Table(
     sa.Column("connection", sa.String(128), primary_key=True),
     sa.Column("event_id", sa.String(255), primary_key=True),
     sa.Column("received_at", UtcDateTime(), nullable=False, index=True),
+)
+
+#: who runs each flow now (SQLite; on PostgreSQL an advisory lock decides, this row informs)
+flow_locks = sa.Table(
+    "flow_locks",
+    metadata,
+    sa.Column("flow", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False, doc="one id per holder"),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", UtcDateTime(), nullable=False),
 )
