@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from host.secrets import scrub
+
 log = logging.getLogger("host.alerts")
 
 
@@ -50,8 +52,6 @@ def alert_for(report: Any) -> dict[str, Any] | None:
     failed = report.counts.get("failed", 0)
     if report.status in ("ok", "stopped") and not failed:
         return None
-    from host.runner import scrub
-
     return {
         "flow": report.flow,
         "run_id": report.run_id,

@@ -26,7 +26,8 @@ from host.flows import Flow, FlowSettings, flow_classes
 from host.mapping import Mapper, compile_mapping
 from host.models import RECORD_TYPES
 from host.plugins import Connection, Registry, package_for, transforms
-from host.secrets import redactor
+from host.secrets import redactor, secret_problem
+from host.store import check_url, normalise_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -106,9 +107,17 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, table: str | None, key: str | None, message: str) -> None:
+        self.lines.append(self._prefix(table, key) + message)
+
+    def has(self, table: str | None, key: str | None) -> bool:
+        """Whether a problem with this table and key is known already."""
+        prefix = self._prefix(table, key)
+        return any(line.startswith(prefix) for line in self.lines)
+
+    def _prefix(self, table: str | None, key: str | None) -> str:
         where = f"[{table}] " if table else ""
         what = f"{key}: " if key else ""
-        self.lines.append(f"{self.file}: {where}{what}{message}")
+        return f"{self.file}: {where}{what}"
 
     def unknown(self, table: str | None, key: str, allowed: set[str] | list[str]) -> None:
         hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -135,8 +144,11 @@ def _expand(
         if variable not in environ:
             problems.add(table, key, f"environment variable {variable} is not set")
             return ""
-        redactor.add(environ[variable])
-        return environ[variable]
+        value = environ[variable]
+        redactor.add(value)
+        if problem := secret_problem(value):
+            problems.add(table, key, f"environment variable {variable} {problem}")
+        return value
 
     return _VAR.sub(substitute, value)
 
@@ -235,11 +247,14 @@ def _load_store(
     if not isinstance(url, str) or "://" not in url:
         problems.add("store", "url", "must be a database URL such as sqlite:///ihost.db")
         url = DEFAULT_STORE
+    url = normalise_url(url)
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != "sqlite:///:memory:":
         db = Path(url[len(prefix) :])
         if not db.is_absolute():  # relative to the config file, not to where ihost runs
             url = prefix + str((file.parent / db).resolve())
+    if problem := check_url(url):
+        problems.add("store", "url", problem)
     retention = table.get("retention_days", DEFAULT_RETENTION_DAYS)
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < 1:
         problems.add("store", "retention_days", "must be a whole number of days, at least 1")
@@ -253,6 +268,9 @@ def _load_connections(
     connections: dict[str, ConnectionConfig] = {}
     for name, value in _table(raw, "connections", problems).items():
         table = f"connections.{name}"
+        if why := _name_problem(name):
+            problems.add(None, table, why)
+            continue
         if not isinstance(value, dict):
             problems.add(None, table, "must be a table")
             continue
@@ -281,6 +299,18 @@ def _load_connections(
     return connections
 
 
+NAME_LENGTH = 100
+
+
+def _name_problem(name: str) -> str | None:
+    """Why `name` cannot name a connection or flow (the store keys runs and bindings by it)."""
+    if len(name) > NAME_LENGTH:
+        return f"the name is {len(name)} characters; at most {NAME_LENGTH}"
+    if not name.isprintable():
+        return "the name holds a control character"
+    return None
+
+
 def _validate_settings(
     model: type[BaseModel], values: dict[str, Any], table: str, problems: _Problems
 ) -> BaseModel | None:
@@ -300,10 +330,15 @@ def _validate_settings(
             message = "required key is missing" if error["type"] == "missing" else error["msg"]
             problems.add(table, key, message)
         return None
-    for name in model.model_fields:
+    for name, info in model.model_fields.items():
         secret = getattr(settings, name, None)
         if isinstance(secret, SecretStr):
-            redactor.add(secret.get_secret_value())
+            value = secret.get_secret_value()
+            redactor.add(value)
+            key = info.alias or name
+            if (problem := secret_problem(value)) and not problems.has(table, key):
+                problems.add(table, key, f"the secret {problem}")
+                return None
     if len(known) != len(values):
         return None
     return settings
@@ -319,6 +354,9 @@ def _load_flows(
     flows: dict[str, FlowConfig] = {}
     for name, value in _table(raw, "flows", problems).items():
         table = f"flows.{name}"
+        if why := _name_problem(name):
+            problems.add(None, table, why)
+            continue
         if not isinstance(value, dict):
             problems.add(None, table, "must be a table")
             continue
