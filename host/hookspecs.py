@@ -35,6 +35,7 @@ from host.models import (
     Order,
     OrderType,
     Product,
+    Record,
     Refund,
     Shipment,
     StockLevel,
@@ -129,13 +130,30 @@ def fetch_refunds(since: datetime | None) -> Iterable[Refund]:
 
 
 @hookspec(firstresult=True)
-def find_order(order: Order) -> str | None:
-    """Return the target id of this order if the target already has it, else None.
+def validate_record(entity: str, record: Record, order_type: OrderType | None) -> None:
+    """Refuse a record this target would refuse, before anything is written.
+
+    `entity` is the flow's kind ("orders", "products", ...), `record` the record as it
+    will be written (mapped and adapted), `order_type` the flow's order type for orders
+    (else None). Raise RecordInvalid naming the record and the field for what the
+    connector can tell without calling the remote: a required value missing, a value
+    too long or out of range for the remote's field. Called in real and dry runs alike,
+    so a dry run fails what the real run would. Optional; never call the remote here.
+    """
+
+
+@hookspec(firstresult=True)
+def find_order(order: Order, order_type: OrderType) -> str | None:
+    """Return the target id of this order if the target already has it as `order_type`,
+    else None.
 
     Look it up by what create_order writes into the remote record (the source
-    key or order number in a reference field). This is how a repeated run, or a
-    run after a crash between the remote write and the host's commit, avoids a
-    second copy.
+    key or order number in a reference field; for a journal entry, its reference or
+    invoice number). This is how a repeated run, a run after a crash between the
+    remote write and the host's commit, or a retry after the remote's answer to
+    create_order was lost avoids a second copy. Every order type the connector
+    offers must be findable; say so in its README where the remote makes one
+    impossible.
     """
 
 
@@ -232,6 +250,7 @@ HOOKS: tuple[str, ...] = (
     "fetch_customers",
     "fetch_shipments",
     "fetch_refunds",
+    "validate_record",
     "find_order",
     "create_order",
     "find_debtor",

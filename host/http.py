@@ -1,16 +1,23 @@
 """The HTTP toolkit connectors build their clients on.
 
 `HttpClient` wraps an httpx.Client with timeouts, retries (tenacity) on
-transient failures and on 429/503 honouring Retry-After, an optional rate
-limiter (`RequestRate` for requests/s, `CostBucket` for cost-based limits fed
-from responses), and maps answers to the error taxonomy of host.errors:
+transient failures honouring Retry-After, an optional rate limiter (`RequestRate`
+for requests/s, `CostBucket` for cost-based limits fed from responses), and maps
+answers to the error taxonomy of host.errors:
 
-- 401/403 -> AuthError; 429 -> RateLimited; 5xx, timeouts -> TransientError
-  (retried); other 4xx -> RemoteRejected with the remote's own message;
+- 401/403 -> AuthError; 429 -> RateLimited; 5xx, 408, timeouts, dropped connections
+  -> TransientError; other 4xx -> RemoteRejected with the remote's own message;
 - a connection that cannot be made, even after retries -> RemoteUnavailable.
 
-Requests are logged at DEBUG with authentication headers and secret query
-parameters redacted.
+Only what is safe to repeat is repeated here: reads and PUT/DELETE, a request
+marked `idempotent=True` or carrying an `Idempotency-Key` header, and any request
+the remote certainly did not act on (no connection, 429). A POST whose answer was
+lost is raised to the caller: the runner checks whether the record exists before
+writing it again. Retries spend the current record's budget (host.retry), or, outside
+a run, the client's own `retries`.
+
+Requests are logged at DEBUG without credentials and without query values that may
+be personal data (only paging and other plain values are shown).
 """
 
 from __future__ import annotations
@@ -26,13 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import Retrying, retry_if_exception, stop_never
 
 from host.errors import (
     AuthError,
@@ -41,11 +42,23 @@ from host.errors import (
     RemoteUnavailable,
     TransientError,
 )
+from host.retry import RetryBudget, current_budget
 from host.secrets import MASK, redact, redactor
 
 log = logging.getLogger("host.http")
 
 _SECRET_NAME = re.compile(r"auth|token|key|secret|password|cookie|signature|hmac", re.I)
+#: query parameters whose values say how to page or sort, never who or what
+_PLAIN_PARAM = re.compile(
+    r"^(skip|take|limit|offset|page|page_?size|per_page|first|last|cursor|after|before|"
+    r"orderby\w*|sort\w*|order|fields?|filterfieldids|operatortypes|since|\w*_since|"
+    r"\w*_(min|max))$",
+    re.I,
+)
+_PLAIN_VALUE = re.compile(r"^[\d.,:+TZ-]{0,40}$")
+HIDDEN = "…"
+#: methods whose repetition has the effect of one call
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 def is_secret_name(name: str) -> bool:
@@ -59,11 +72,18 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def redact_url(url: httpx.URL) -> str:
-    """The URL with the values of secret-looking query parameters replaced by ***."""
+    """The URL fit for logs and messages: secret query values as ***, values that may
+    be personal data (a searched e-mail, a name) as …; paging and plain numbers stay."""
     if not url.query:
-        return str(url)
-    params = [(k, MASK if is_secret_name(k) else v) for k, v in url.params.multi_items()]
-    return redact(str(url.copy_with(params=params)))
+        return redact(str(url))
+
+    def shown(name: str, value: str) -> str:
+        if is_secret_name(name):
+            return MASK
+        return value if _PLAIN_PARAM.match(name) or _PLAIN_VALUE.match(value) else HIDDEN
+
+    params = [(k, shown(k, v)) for k, v in url.params.multi_items()]
+    return redact(str(url.copy_with(params=params)).replace("%E2%80%A6", HIDDEN))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -187,6 +207,7 @@ class HttpClient:
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         retries: int = 5,
+        backoff: float = 0.5,
         max_backoff: float = 60.0,
         limiter: Limiter | None = None,
         name: str | None = None,
@@ -195,6 +216,7 @@ class HttpClient:
         self.name = name or httpx.URL(base_url).host
         self.limiter = limiter
         self.retries = max(1, retries)
+        self.backoff = backoff
         self.max_backoff = max_backoff
         self.waited = 0.0  # seconds spent waiting on rate limits (limiter and Retry-After)
         self._sleep = sleep
@@ -272,28 +294,42 @@ class HttpClient:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         cost: float = 1,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send a request, retrying transient failures; return a 2xx/3xx response or raise."""
+        """Send a request; return a 2xx/3xx response or raise. Transient failures are
+        retried when the request is safe to repeat (`idempotent`: by default by method,
+        or an Idempotency-Key header) or certainly did not reach the remote."""
+        repeatable = idempotent
+        if repeatable is None:
+            keyed = any(name.lower() == "idempotency-key" for name in (headers or {}))
+            repeatable = method.upper() in REPEATABLE_METHODS or keyed
+        budget = current_budget() or RetryBudget(
+            self.retries, self.backoff, max_backoff=self.max_backoff
+        )
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            hinted = getattr(exc, "retry_after", None)
-            delay = backoff(state) if hinted is None else min(float(hinted), self.max_backoff)
-            self.waited += delay if isinstance(exc, RateLimited) else 0.0
-            return delay
+        def again(exc: BaseException) -> bool:
+            if not isinstance(exc, TransientError) or (exc.applied and not repeatable):
+                return False
+            allowed = budget.allows(exc)
+            if allowed and isinstance(exc, RateLimited):
+                self.waited += budget.delay
+            return allowed
 
-        backoff = wait_random_exponential(multiplier=0.5, max=self.max_backoff)
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.retries),
-            wait=wait,
+            retry=retry_if_exception(again),
+            stop=stop_never,  # the budget decides
+            wait=lambda _state: budget.delay,
             sleep=self._sleep,
             reraise=True,
         )
         try:
-            return retrying(self._send, method, path, params, json, content, data, headers, cost)
+            response = retrying(
+                self._send, method, path, params, json, content, data, headers, cost
+            )
         except _Unreachable as exc:
             raise RemoteUnavailable(str(exc)) from None
+        budget.succeeded()
+        return response
 
     def _send(
         self,
@@ -315,14 +351,20 @@ class HttpClient:
         started = time.perf_counter()
         try:
             response = self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _Unreachable(
+                f"{self.name}: cannot connect for {where}: {redact(str(exc))}", applied=False
+            ) from None
+        except httpx.PoolTimeout:
+            raise TransientError(
+                f"{self.name}: {where}: no free connection", applied=False
+            ) from None
         except httpx.TimeoutException as exc:
             raise TransientError(f"{self.name}: {where} timed out ({type(exc).__name__})") from None
-        except httpx.ConnectError as exc:
-            raise _Unreachable(
-                f"{self.name}: cannot connect for {where}: {redact(str(exc))}"
-            ) from None
         except httpx.TransportError as exc:
-            raise TransientError(f"{self.name}: {where} failed: {redact(str(exc))}") from None
+            raise TransientError(
+                f"{self.name}: {where} failed ({type(exc).__name__}): {redact(str(exc))}"
+            ) from None
         elapsed = time.perf_counter() - started
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -350,7 +392,11 @@ class HttpClient:
         if status >= 500 and (refused := self.refusal(response, message)) is not None:
             raise refused
         if status >= 500 or status == 408:
-            raise TransientError(f"{self.name}: {where} answered {status}: {message}", retry_after)
+            raise TransientError(
+                f"{self.name}: {where} answered {status}: {message}",
+                retry_after,
+                applied=status != 408,  # 408: the remote never got the whole request
+            )
         raise RemoteRejected(f"{self.name} rejected {where} ({status}): {message}", status=status)
 
 

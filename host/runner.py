@@ -2,17 +2,19 @@
 
 Records stream from the source in chunks; for each chunk the bindings are looked up at
 once. A unit whose content hash equals its binding's is unchanged and not written. A
-non-idempotent write (order, debtor, product, shipment, refund) is bound and committed
-before the next record; stock levels are pushed and bound per batch. A failing record
-is dead-lettered and the others go on; transient errors are retried with backoff first.
-AuthError and RemoteUnavailable stop the run with the cursor untouched. The cursor
-advances, at the end of a run that read everything, past the newest record read.
+non-idempotent write (order, debtor, shipment, refund) is bound and committed before
+the next record; products and stock levels per chunk. No store transaction is open
+while a remote is called: bindings, events and dead letters wait in memory for the
+next commit, which is short. A failing record is dead-lettered and the others go on;
+transient errors are retried within the record's budget (host.retry). AuthError and
+RemoteUnavailable stop the run with the cursor untouched. The cursor advances, at the
+end of a run that read everything, past the newest record read. One run of a flow at
+a time, across processes (Store.lock_flow).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,30 +23,30 @@ from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, stop_never
 
 from host.config import Config
-from host.errors import FATAL, IntegrationError, RecordInvalid, RemoteUnavailable, TransientError
+from host.errors import (
+    FATAL,
+    IntegrationError,
+    RecordInvalid,
+    RemoteRejected,
+    RemoteUnavailable,
+    TransientError,
+)
 from host.flows import Flow, FlowContext, Unit
 from host.hookspecs import hookimpl
 from host.models import validation_problems
 from host.plugins import Connection, Registry
-from host.secrets import redact
+from host.retry import Breaker, RetryBudget, spending
+from host.secrets import redact, scrub
 from host.store import Store
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500
 MAX_ACTIONS = 10_000
-TRANSIENT_BREAKER = 5  # consecutive records failing on transient errors: the remote is down
 COUNT_KEYS = ("read", "created", "updated", "unchanged", "skipped", "failed")
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-
-
-def scrub(text: str) -> str:
-    """`text` fit for the activity log: secrets and e-mail addresses blanked out."""
-    return _EMAIL.sub("<e-mail>", redact(text))
 
 
 class SourceFailed(IntegrationError):
@@ -111,15 +113,27 @@ class Report:
 
 
 class DryRun:
-    """Host middleware for --dry-run: answers every write hook first, writing nothing."""
+    """Host middleware for --dry-run: answers every write hook first, writing nothing.
+
+    What it would have created, later records of the run find (a second order of a new
+    customer uses the debtor the first one would have made, as in the real run), and a
+    stock level for a SKU the target does not have fails as the real push would."""
+
+    def __init__(self, target: Connection) -> None:
+        self.target = target
+        self._debtors: dict[str, str] = {}
 
     @hookimpl(tryfirst=True)
     def create_order(self, order: Any) -> str:
         return "(new order)"
 
     @hookimpl(tryfirst=True)
-    def upsert_debtor(self, existing_id: str | None) -> str:
-        return existing_id or "(new debtor)"
+    def find_debtor(self, customer: Any) -> str | None:
+        return self._debtors.get(customer.key)  # None: the connector answers
+
+    @hookimpl(tryfirst=True)
+    def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
+        return existing_id or self._debtors.setdefault(customer.key, "(new debtor)")
 
     @hookimpl(tryfirst=True)
     def upsert_product(self, existing_id: str | None) -> str:
@@ -127,6 +141,14 @@ class DryRun:
 
     @hookimpl(tryfirst=True)
     def push_stock(self, levels: list[Any]) -> bool:
+        if self.target.implements("find_products"):
+            skus = list(dict.fromkeys(level.sku for level in levels))
+            known = self.target.hook.find_products(skus=skus) or {}
+            missing = [sku for sku in skus if sku not in known]
+            if missing:
+                raise RemoteRejected(
+                    f"{self.target.name} has no product with SKU {', '.join(missing)}"
+                )
         return True  # an answer other than None keeps the connector from being called
 
     @hookimpl(tryfirst=True)
@@ -160,7 +182,6 @@ class Runner:
         dry_run: bool = False,
         full: bool = False,
         store: Store | None = None,
-        progress: Callable[[Report], None] | None = None,
     ) -> None:
         self.config = config
         self.flow_config = config.flows[flow]
@@ -169,15 +190,18 @@ class Runner:
         self.full = full
         self._own_store = store is None
         self.store = store or Store(config.store_url, config.retention_days)
-        self.progress = progress
         self.report = Report(flow, self.flow_config.kind, dry_run)
+        self.current: str | None = None  # the key of the record being written
+        settings = self.flow_config.flow_settings
+        self.breaker = Breaker(settings.unavailable_after)
         self._events: list[dict[str, Any]] = []
+        self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
+        self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
         self._pending: list[Unit] = []
-        self._unbound: list[tuple[str, str, str, str | None]] = []  # per-chunk bindings
+        self._unbound: list[tuple[str, str, str, str | None]] = []  # bindings for the next commit
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
         self._open_letters: set[str] = set()
-        self._transient_streak = 0
         self._newest: datetime | None = None
         self._stop = threading.Event()
 
@@ -192,14 +216,29 @@ class Runner:
     # --- the run --------------------------------------------------------------------------
 
     def run(self, records: Iterable[Any] | None = None) -> Report:
-        """Run the flow over its source (or over `records`, to retry dead letters)."""
+        """Run the flow over its source (or over `records`, to retry dead letters).
+        Raises FlowBusy when the flow is running already, here or in another process."""
+        try:
+            self.store.purge()
+            with self.store.lock_flow(self.flow_config.name) as lock:
+                if lock.aborted:
+                    log.warning(
+                        "%s: %d run(s) left running by a process that ended were marked aborted",
+                        self.flow_config.name,
+                        lock.aborted,
+                    )
+                return self._run(records)
+        finally:
+            if self._own_store:
+                self.store.close()
+
+    def _run(self, records: Iterable[Any] | None) -> Report:
         cfg = self.flow_config
         report = self.report
-        self.store.purge()
         source = self.config.connect(cfg.source, self.registry)
         target = self.config.connect(cfg.target, self.registry)
         if self.dry_run:
-            target.register(DryRun(), "dry-run")
+            target.register(DryRun(target), "dry-run")
         report.run_id = self.store.start_run(cfg.name, cfg.kind, self.dry_run)
         self.flow = self._build_flow(source, target)
         self._batch_size = getattr(self.flow, "batch_size", CHUNK)
@@ -211,19 +250,10 @@ class Runner:
             stream = records if records is not None else self.flow.read(since)
             for chunk in _chunks(self._guarded(stream, source), CHUNK):
                 self._check_stop()
-                if self.flow.commit_each:
-                    self._process(chunk)
-                    self._flush_events()
-                else:  # one commit for the chunk's bindings and events
-                    with self.store.transaction():
-                        self._process(chunk)
-                        self._bind(self._unbound)
-                        self._unbound = []
-                        self._flush_events()
-                if self.progress:
-                    self.progress(report)
-            with self.store.transaction():
-                self._flush_batch()
+                self._process(chunk)
+                self._commit()
+            self._flush_batch()
+            self._commit()
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -233,21 +263,20 @@ class Runner:
             report.cursor = self.store.get_cursor(cfg.name)
         except FATAL as exc:
             report.status, report.exit_code = "aborted", 3
-            report.error = redact(str(exc))
+            report.error = _summary(exc)
         except SourceFailed as exc:
             report.status, report.exit_code = "failed", 1
-            report.error = redact(str(exc))
+            report.error = _summary(exc)
         except Stopped as exc:
             report.status, report.exit_code = "stopped", 3
             report.error = str(exc)
         finally:
-            self._flush_events()
+            self.current = None
+            self._commit()
             self.store.finish_run(report.run_id, report.status, report.counts, report.error)
             report.rate_limit_wait = _waited(source.plugin) + _waited(target.plugin)
             source.close()
             target.close()
-            if self._own_store:
-                self.store.close()
         return report
 
     def _build_flow(self, source: Connection, target: Connection) -> Flow:
@@ -264,18 +293,27 @@ class Runner:
         )
         return cfg.flow_class(ctx)
 
+    def _budget(self) -> RetryBudget:
+        settings = self.flow_config.flow_settings
+        return RetryBudget(settings.retries, settings.retry_backoff, breaker=self.breaker)
+
     def _guarded(self, stream: Iterable[Any], source: Connection) -> Iterator[Any]:
-        """The source's records; a stream that breaks off ends the run with one clear line."""
+        """The source's records; a stream that breaks off ends the run with one clear line.
+        Each read spends from a budget of its own."""
         iterator = iter(stream)
         while True:
             try:
-                record = next(iterator)
+                with spending(self._budget()):
+                    record = next(iterator)
             except StopIteration:
                 return
             except FATAL:
                 raise
             except TransientError as exc:
-                raise RemoteUnavailable(f"reading from {source.name} failed: {exc}") from None
+                raise RemoteUnavailable(
+                    f"reading from {source.name} failed: {exc}",
+                    summary=f"reading from {source.name} failed: {exc.summary}",
+                ) from None
             except Exception as exc:
                 raise SourceFailed(
                     f"reading from {source.name} failed: {type(exc).__name__}: {exc}"
@@ -333,52 +371,99 @@ class Runner:
             if binding is None:
                 fresh.append(unit)
         if fresh:
-            self._attempt(lambda: flow.prepare(fresh), fallback=None)
+            try:
+                self._attempt(lambda: flow.prepare(fresh))
+            except FATAL:
+                raise
+            except Exception as exc:  # each record looks itself up when it is written
+                log.info("%s: batched look-up failed (%s)", self.flow_config.name, _summary(exc))
         failed, pending, batch_size = self._failed_sources, self._pending, self._batch_size
         create_once, batched, add = flow.create_once, flow.batched, report.add
+        commit_each = flow.commit_each
+        validate = self._validator()
         for unit in units:
             if unit.source_key in failed:
                 continue
             binding = unit.binding
             if binding is not None and (create_once or binding.content_hash == unit.content_hash):
                 add(unit.key, "unchanged", binding.target_id)
-            elif batched:
+                continue
+            if validate is not None and not self._valid(unit, validate):
+                continue
+            if batched:
                 pending.append(unit)
                 if len(pending) >= batch_size:
                     self._flush_batch()
                     pending = self._pending
             else:
-                if flow.commit_each:  # each write is committed: stopping between is clean
+                if commit_each:  # each write is committed: stopping between is clean
                     self._check_stop()
                 self._write(unit)
+                if commit_each:
+                    self._commit()
         waiting = {u.source_key for u in self._pending}
         self._resolve_letters(k for k in sources if k not in waiting)
 
-    def _write(self, unit: Unit) -> None:
+    def _validator(self) -> Callable[..., Any] | None:
+        """The target's validate_record hook, when its connector implements one."""
+        target = self.flow.ctx.target
+        return target.hook.validate_record if target.implements("validate_record") else None
+
+    def _valid(self, unit: Unit, validate: Callable[..., Any]) -> bool:
+        """Whether the target's own checks pass the record (dry and real runs alike)."""
         try:
-            outcome = self._attempt(lambda: self.flow.write(unit))
+            validate(
+                entity=self.flow.kind,
+                record=unit.record,
+                order_type=getattr(self.flow.settings, "order_type", None),
+            )
+        except FATAL:
+            raise
+        except Exception as exc:
+            self._fail(unit.source_key, unit, exc)
+            return False
+        return True
+
+    def _write(self, unit: Unit) -> None:
+        self.current = unit.key
+        try:
+            outcome = self._attempt(lambda: self.flow.write(unit), unit)
         except FATAL:
             raise
         except Exception as exc:
             self._fail(unit.source_key, unit, exc)
             return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
-            row = (unit.key, outcome.target_id, unit.content_hash, unit.stored_snapshot)
-            if self.flow.commit_each:
-                self._bind([row])
-            else:  # bound with the rest of the chunk, in its transaction
-                self._unbound.append(row)
+            self._unbound.append(
+                (unit.key, outcome.target_id, unit.content_hash, unit.stored_snapshot)
+            )
         changes = self._changes_of(outcome.action, unit)
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
 
-    def _bind(self, rows: list[tuple[str, str, str, str | None]]) -> None:
-        ctx = self.flow.ctx
-        self.store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, rows)
+    def _commit(self) -> None:
+        """Write what the run has done since the last commit, in one short transaction:
+        bindings, resolved and new dead letters, events."""
+        if not (self._unbound or self._letters or self._resolved or self._events):
+            return
+        ctx, store = self.flow.ctx, self.store
+        rows = [
+            {"run_id": self.report.run_id, "flow": self.flow_config.name, **e} for e in self._events
+        ]
+        with store.transaction():
+            if self._unbound:
+                store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, self._unbound)
+            for key in self._resolved:
+                store.resolve_dead_letters(flow=self.flow_config.name, record_key=key)
+            for letter in self._letters:
+                store.add_dead_letter(**letter)
+            store.add_events(rows)
+        self._unbound, self._letters, self._resolved, self._events = [], [], [], []
 
     def _flush_batch(self) -> None:
         units, self._pending = self._pending, []
         if not units:
             return
+        self.current = units[0].key
         try:
             target_ids = self._attempt(lambda: self.flow.write_batch(units))
         except FATAL:
@@ -387,18 +472,16 @@ class Runner:
             if len(units) == 1:
                 self._fail(units[0].source_key, units[0], exc)
                 return
-            log.info("batch of %d failed (%s); writing one by one", len(units), exc)
+            log.info("batch of %d failed (%s); writing one by one", len(units), _summary(exc))
             for unit in units:
                 self._pending = [unit]
                 self._flush_batch()
             return
         if not self.dry_run:
-            self._bind(
-                [
-                    (u.key, target_id, u.content_hash, u.stored_snapshot)
-                    for u, target_id in zip(units, target_ids, strict=True)
-                ]
-            )
+            self._unbound += [
+                (u.key, target_id, u.content_hash, u.stored_snapshot)
+                for u, target_id in zip(units, target_ids, strict=True)
+            ]
         action = self.flow.batch_action
         add = self.report.add
         for unit, target_id in zip(units, target_ids, strict=True):
@@ -413,41 +496,33 @@ class Runner:
         )
         self._resolve_letters({u.source_key for u in units})
 
-    def _attempt(self, work: Callable[[], Any], fallback: Any = ...) -> Any:
-        """Run `work`, retrying transient errors with backoff (tenacity); trips the breaker
-        when the remote keeps failing. The first try runs bare: most calls succeed, and a
-        Retrying per call would cost more than a stock level's whole write."""
+    def _attempt(self, work: Callable[[], Any], unit: Unit | None = None) -> Any:
+        """Run `work` within a fresh retry budget (host.retry): what the HTTP layer may not
+        repeat, because the remote may have acted on it, is tried again here, the whole
+        write with its existence check. The breaker counts records failing in a row."""
+        budget = self._budget()
+        attempts = 0
+
+        def once() -> Any:
+            nonlocal attempts
+            attempts += 1
+            if unit is not None:
+                unit.attempt = attempts
+            return work()
+
+        retrying = Retrying(
+            retry=retry_if_exception(budget.allows),
+            stop=stop_never,  # the budget decides
+            wait=lambda _state: budget.delay,
+            reraise=True,
+        )
         try:
-            try:
-                result = work()
-            except TransientError:
-                settings = self.flow_config.flow_settings
-                if settings.retries <= 1:
-                    raise
-                retrying = Retrying(
-                    retry=retry_if_exception_type(TransientError),
-                    stop=stop_after_attempt(settings.retries - 1),
-                    wait=wait_random_exponential(multiplier=settings.retry_backoff, max=60),
-                    reraise=True,
-                )
-                result = retrying(work)
+            with spending(budget):
+                result = retrying(once)
         except TransientError as exc:
-            self._transient_streak += 1
-            if self._transient_streak >= TRANSIENT_BREAKER:
-                raise RemoteUnavailable(
-                    f"{self._transient_streak} records in a row failed on transient errors; "
-                    f"last: {exc}"
-                ) from None
-            if fallback is not ...:
-                return fallback
+            self.breaker.record_done(exc)
             raise
-        except FATAL:
-            raise
-        except Exception:
-            if fallback is not ...:
-                return fallback
-            raise
-        self._transient_streak = 0
+        self.breaker.record_done(None)
         return result
 
     # --- outcomes -------------------------------------------------------------------------
@@ -481,12 +556,12 @@ class Runner:
             )
 
     def _resolve_letters(self, source_keys: Iterable[str]) -> None:
-        """Resolve the open dead letters of records that have now gone through."""
+        """Resolve (at the next commit) the open dead letters of records that went through."""
         if self.dry_run:
             return
         for key in source_keys:
             if key in self._open_letters and key not in self._failed_sources:
-                self.store.resolve_dead_letters(flow=self.flow_config.name, record_key=key)
+                self._resolved.append(key)
                 self._open_letters.discard(key)
                 self._event(key, "dead letter resolved: the record went through", level="info")
 
@@ -494,41 +569,37 @@ class Runner:
         self, source_key: str, unit: Unit | None, exc: BaseException, payload: Any = None
     ) -> None:
         key = unit.key if unit is not None else source_key
-        message = describe(exc, self.flow.kind, key)
+        detail = describe(exc, self.flow.kind, key)
+        summary = scrub(detail)
         self._failed_sources.add(source_key)
-        self.report.add(key, "failed", None, message)
+        self.report.add(key, "failed", None, detail)  # the operator's own answer, in full
         self._events.append(
-            {"record_key": key, "action": "failed", "level": "error", "message": scrub(message)}
+            {"record_key": key, "action": "failed", "level": "error", "message": summary}
         )
         if self.dry_run:
             return
         record = self._sources.get(source_key) or (unit.record if unit is not None else None)
         if payload is None and record is not None:
             payload = record.model_dump(mode="json")
-        self.store.add_dead_letter(
-            self.flow_config.name,
-            self.flow.kind,
-            source_key,
-            payload,
-            scrub(message),
-            run_id=self.report.run_id,
+        self._letters.append(
+            {
+                "flow": self.flow_config.name,
+                "entity": self.flow.kind,
+                "record_key": source_key,
+                "payload": payload,
+                "error": summary,
+                "detail": detail if detail != summary else None,
+                "run_id": self.report.run_id,
+            }
         )
 
     def _event(self, record_key: str | None, message: str, level: str = "warning") -> None:
         self._events.append({"record_key": record_key, "level": level, "message": scrub(message)})
 
-    def _flush_events(self) -> None:
-        if self._events:
-            rows = [
-                {"run_id": self.report.run_id, "flow": self.flow_config.name, **e}
-                for e in self._events
-            ]
-            self._events = []
-            self.store.add_events(rows)
-
 
 def describe(exc: BaseException, kind: str, key: str) -> str:
-    """One line for a failed record: the record, the field and the remote's own words."""
+    """One line for a failed record: the record, the field and the remote's own words
+    (secrets redacted). `scrub` it for the activity log."""
     noun = kind[:-1] if kind != "stock" else "stock level"
     if isinstance(exc, ValidationError):
         return "; ".join(validation_problems(exc, f"{noun} {key}"))
@@ -540,6 +611,13 @@ def describe(exc: BaseException, kind: str, key: str) -> str:
         where = f" ({field_name})" if field_name and field_name not in text else ""
         return f"{noun} {key}{where}: {text}"
     return f"{noun} {key}: {type(exc).__name__}: {text}"
+
+
+def _summary(exc: BaseException) -> str:
+    """An error's line for the activity log, the logs, the dashboard and alerts."""
+    if isinstance(exc, IntegrationError):
+        return exc.summary
+    return scrub(f"{type(exc).__name__}: {exc}")
 
 
 def _waited(plugin: Any) -> float:

@@ -3,8 +3,9 @@
 A sandbox subclass provides Starlette routes that speak the remote's documented
 API, keeps the remote's records in memory, and implements `seed`, `dump` and
 `connection_settings`. The base runs the server (uvicorn, in a thread, on an
-ephemeral port), records every request it answered, and finds the third-party
-specs the subclass validates against.
+ephemeral port), records every request it answered, finds the third-party specs
+the subclass validates against, and injects faults for tests (`inject`): a request
+refused before the remote acts on it, or acted on with its answer lost.
 
     with MySandbox() as sandbox:
         plugin = MyPlugin(MyPlugin.Settings(**sandbox.connection_settings()))
@@ -12,12 +13,13 @@ specs the subclass validates against.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +62,73 @@ class Call:
     status: int
 
 
-class _CallRecorder:
-    """ASGI middleware that appends a Call for every HTTP request."""
+@dataclass
+class Fault:
+    """A fault to inject into the next `times` requests of `method` under `path`.
 
-    def __init__(self, app: ASGIApp, calls: list[Call], lock: threading.RLock) -> None:
+    `kind`: "lost" (the remote acts on the request; its answer is replaced by a 502),
+    "503" or "429" (refused with Retry-After before the remote acts), "stall" (no answer
+    for `seconds`, then the request is dropped unanswered, not acted on).
+    """
+
+    method: str
+    path: str
+    kind: str
+    times: int = 1
+    seconds: float = 0.0
+    body_contains: str | None = None
+    hits: int = field(default=0)
+
+
+class _CallRecorder:
+    """ASGI middleware that appends a Call for every HTTP request, and injects faults."""
+
+    def __init__(
+        self, app: ASGIApp, calls: list[Call], lock: threading.RLock, faults: list[Fault]
+    ) -> None:
         self.app = app
         self.calls = calls
         self.lock = lock
+        self.faults = faults
+
+    async def _fault(self, scope: Scope, receive: Receive) -> tuple[Fault | None, Receive]:
+        """The fault for this request, if one is due, and a `receive` that replays the body."""
+        with self.lock:
+            candidates = [
+                f
+                for f in self.faults
+                if f.times > 0 and f.method == scope["method"] and scope["path"].startswith(f.path)
+            ]
+        if not candidates:
+            return None, receive
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message)
+            if not message.get("more_body"):
+                break
+        body = b"".join(m.get("body", b"") for m in chunks)
+        replay = iter(chunks)
+
+        async def again() -> Message:
+            return next(replay, {"type": "http.disconnect"})
+
+        with self.lock:
+            for fault in candidates:
+                wanted = fault.body_contains
+                if fault.times > 0 and (wanted is None or wanted.encode() in body):
+                    fault.times -= 1
+                    fault.hits += 1
+                    return fault, again
+        return None, again
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        fault, receive = await self._fault(scope, receive)
+        if fault is not None:
+            await self._injected(fault, scope, receive, send)
             return
         recorded = False
 
@@ -91,6 +149,24 @@ class _CallRecorder:
         finally:
             record(500)
 
+    async def _injected(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        status = {"lost": 502, "503": 503, "429": 429, "stall": 504}[fault.kind]
+        if fault.kind == "lost":  # acted on; the caller never sees the answer
+
+            async def discard(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, discard)
+        elif fault.kind == "stall":
+            await asyncio.sleep(fault.seconds)
+        with self.lock:
+            self.calls.append(Call(scope["method"], scope["path"], status))
+        headers = [(b"content-type", b"text/plain")]
+        if fault.kind in ("503", "429"):
+            headers.append((b"retry-after", b"1"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": f"injected {fault.kind}".encode()})
+
 
 class Sandbox:
     """A remote system emulated in memory behind a real HTTP server."""
@@ -103,6 +179,7 @@ class Sandbox:
         self.port = port
         self.lock = threading.RLock()
         self.calls: list[Call] = []
+        self.faults: list[Fault] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -128,7 +205,27 @@ class Sandbox:
     # --- lifecycle ------------------------------------------------------------------------
 
     def app(self) -> ASGIApp:
-        return _CallRecorder(Starlette(routes=self.routes()), self.calls, self.lock)
+        return _CallRecorder(Starlette(routes=self.routes()), self.calls, self.lock, self.faults)
+
+    def inject(
+        self,
+        method: str,
+        path: str,
+        kind: str,
+        *,
+        times: int = 1,
+        seconds: float = 0.0,
+        body_contains: str | None = None,
+    ) -> Fault:
+        """Make the next `times` `method` requests under `path` (whose body contains
+        `body_contains`, if given) fail as `kind` (see Fault); returns the Fault, whose
+        `hits` counts the requests it met."""
+        if kind not in ("lost", "503", "429", "stall"):
+            raise ValueError(f"unknown fault {kind!r}")
+        fault = Fault(method.upper(), path, kind, times, seconds, body_contains)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
 
     @property
     def base_url(self) -> str:

@@ -96,15 +96,26 @@ def test_failure_on_record_3_of_5(tmp_path: Path, shop: RecordSandbox, erp: Reco
     assert run_ihost("-c", str(path), "deadletters").out.strip() == "No open dead letters."
 
 
-def test_transient_errors_are_retried(
+def test_transient_errors_spend_one_budget_per_record(
     tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
 ) -> None:
+    """`retries = 3`: a record's calls may fail twice and be tried again; the third failure
+    fails it. The HTTP client and the runner spend the same budget (no 3 x 3 attempts)."""
     five_orders(shop)
-    fail(erp, "orders", "2", 503, times=4)  # the client's 3 tries, then the runner's next one
+    fail(erp, "orders", "2", 503, times=2)  # the third try goes through
+    fail(erp, "orders", "4", 503, times=3)  # the budget is spent
     result, report = run_flow(config(tmp_path, shop, erp), "orders")
-    assert result.code == 0, result.output
-    assert report["counts"]["created"] == 5
-    assert len(erp.dump("orders")) == 5
+    assert result.code == 1, result.output
+    assert {k: a for k, (a, _) in actions(report).items()} == {
+        "1": "created",
+        "2": "created",
+        "3": "created",
+        "4": "failed",
+        "5": "created",
+    }
+    assert len(erp.dump("orders")) == 4
+    # one POST for orders 1, 3 and 5; three for order 2 and three for order 4
+    assert len(erp.calls_to("/api/orders", "POST")) == 9
 
 
 def test_retry_that_fails_again_keeps_the_letter_open(

@@ -61,7 +61,7 @@ def test_middleware_wraps_and_tryfirst_answers_first(sandbox: RecordSandbox) -> 
 
     with Connection("erp", erp, settings) as conn:
         conn.register(Planner(), "planner")
-        assert conn.hook.find_order(order=object()) == "planned-id"
+        assert conn.hook.find_order(order=object(), order_type="sales_order") == "planned-id"
         assert seen == ["planned"] and sandbox.calls_to("/api/orders") == []
         assert conn.implements("find_order")  # the connector's own implementation
 

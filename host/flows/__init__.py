@@ -29,9 +29,33 @@ class FlowSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    retries: int = Field(3, ge=1, le=10, description="attempts for a record on transient errors")
+    retries: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="attempts a record gets when its calls fail transiently (5xx, timeouts, "
+        "dropped connections), all layers together",
+    )
     retry_backoff: float = Field(
         1.0, ge=0, le=60, description="seconds before the first retry; doubles each time"
+    )
+    dead_letter_retries: int = Field(
+        5,
+        ge=0,
+        le=50,
+        description="times the daemon retries a dead letter by itself (0: only by hand)",
+    )
+    dead_letter_wait_minutes: float = Field(
+        5.0,
+        gt=0,
+        le=10_080,
+        description="minutes before the daemon's first retry of a dead letter; doubles each time",
+    )
+    unavailable_after: float = Field(
+        120.0,
+        ge=1,
+        le=3600,
+        description="stop the run when the remote has given no good answer for this many seconds",
     )
 
 
@@ -54,6 +78,7 @@ class Unit:
     snapshot_json: str
     content_hash: str
     binding: Binding | None = None
+    attempt: int = 1  # which try of the write this is (a retry re-runs its existence check)
 
     @property
     def snapshot(self) -> Any:

@@ -57,14 +57,15 @@ class OrdersFlow(Flow):
     def write(self, unit: Unit) -> Outcome:
         order = unit.record
         target = self.ctx.target
-        found = target.hook.find_order(order=order)
+        order_type = self.settings.order_type
+        found = target.hook.find_order(order=order, order_type=order_type)
+        if found and unit.attempt > 1:  # the try before wrote it; its answer was lost
+            return Outcome("created", str(found), "found in the target after a lost answer")
         if found:
             return Outcome("skipped", str(found), "already in the target")
         self._check_skus(order)
         debtor_id = self._debtor(order)
-        order_id = target.hook.create_order(
-            order=order, order_type=self.settings.order_type, debtor_id=debtor_id
-        )
+        order_id = target.hook.create_order(order=order, order_type=order_type, debtor_id=debtor_id)
         if not order_id:
             raise RecordInvalid(f"{target.name} returned no id for order {order.number}")
         return Outcome("created", str(order_id))
@@ -96,6 +97,9 @@ class OrdersFlow(Flow):
                 key=order.key,
                 field="customer",
             )
+        target = self.ctx.target
+        if target.implements("validate_record"):  # the debtor, as the customers flow checks it
+            target.hook.validate_record(entity="customers", record=order.customer, order_type=None)
         debtor_id, action = resolve_debtor(
             self.ctx, order.customer, settings.match_debtor_on, settings.update_debtors
         )

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from host.errors import CapabilityError
+from host.errors import CapabilityError, RecordInvalid
 from host.flows import Flow, FlowSettings, Outcome, Unit
 from host.models import Product, Variant
 
@@ -36,6 +36,7 @@ class ProductsFlow(Flow):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._found: dict[str, str] = {}
+        self._written: dict[str, str] = {}  # SKU -> the source record that wrote it this run
 
     def select(self, record: Any) -> str | None:
         caps = self.ctx.target.capabilities
@@ -97,6 +98,11 @@ class ProductsFlow(Flow):
 
     def write(self, unit: Unit) -> Outcome:
         product = unit.record
+        other = self._written.setdefault(product.sku, unit.key)
+        if other != unit.key:  # the target keeps one product per SKU: it would flip each run
+            raise RecordInvalid(
+                f"SKU {product.sku} is also product {other} in this run", key=unit.key, field="sku"
+            )
         if unit.binding is not None:
             existing: str | None = unit.binding.target_id
         elif product.sku in self._found:

@@ -91,9 +91,12 @@ class ContractTests:
                 "existing_order_id() to seed an order in the sandbox and return its id"
             )
         order = self.samples()["orders"]
-        return connection.hook.find_order(order=order) or connection.hook.create_order(
+        order_type = self._order_type(connection)
+        return connection.hook.find_order(
+            order=order, order_type=order_type
+        ) or connection.hook.create_order(
             order=order,
-            order_type=self._order_type(connection),
+            order_type=order_type,
             debtor_id=self.debtor_id(sandbox, connection),
         )
 
@@ -190,12 +193,13 @@ class ContractTests:
         sample = self.samples()[entity]
         hook = connection.hook
         if entity == "orders":
+            order_type = self._order_type(connection)
             target_id = hook.create_order(
                 order=sample,
-                order_type=self._order_type(connection),
+                order_type=order_type,
                 debtor_id=self.debtor_id(sandbox, connection),
             )
-            assert target_id and hook.find_order(order=sample) == target_id
+            assert target_id and hook.find_order(order=sample, order_type=order_type) == target_id
         elif entity == "customers":
             assert hook.find_debtor(customer=sample, match_on="email") is None
             target_id = hook.upsert_debtor(customer=sample, existing_id=None)
@@ -236,7 +240,7 @@ class ContractTests:
             first = connection.hook.create_order(
                 order=sample, order_type=order_type, debtor_id=debtor
             )
-            assert connection.hook.find_order(order=sample) == first
+            assert connection.hook.find_order(order=sample, order_type=order_type) == first
             second = connection.hook.create_order(
                 order=sample, order_type=order_type, debtor_id=debtor
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -60,3 +61,45 @@ def to_afas_date(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         moment = moment.astimezone(AMSTERDAM).date()
     return moment.isoformat()
+
+
+#: lengths of the AFAS fields that carry record values which identify or address
+#: something (AFAS's OpenAPI files): a longer value is refused, never cut
+REFERENCE = 100  # RfCs, the order number on a sales order or invoice
+INVOICE_ID = 12  # InId, the order number on a journal entry's debtor line
+ITEM_CODE = 40  # ItCd, the article code (SKU) of a line
+PERSON = {"first_name": 50, "last_name": 80, "email": 255, "phone": 255, "vat_number": 21}
+ADDRESS = {"street": 60, "house_number_suffix": 30, "postcode": 15, "city": 50}
+
+
+def order_problems(order: Any, order_type: str | None) -> list[tuple[str, str]]:
+    """(field, problem) for each value of `order` AFAS would refuse as `order_type`."""
+    problems = []
+    limit, field = (INVOICE_ID, "InId") if order_type == "financial_entry" else (REFERENCE, "RfCs")
+    if len(order.number) > limit:
+        problems.append(
+            ("number", f"is {len(order.number)} characters; AFAS's {field} holds {limit}")
+        )
+    for line in order.lines:
+        if not line.sku:
+            problems.append(("lines.sku", f"line {line.name!r} has no SKU; AFAS needs one"))
+        elif len(line.sku) > ITEM_CODE:
+            problems.append(("lines.sku", f"SKU {line.sku} is longer than {ITEM_CODE}"))
+    return problems
+
+
+def customer_problems(customer: Any) -> list[tuple[str, str]]:
+    """(field, problem) for each value of `customer` longer than AFAS's field."""
+    problems = [
+        (name, f"is longer than AFAS's {limit} characters")
+        for name, limit in PERSON.items()
+        if len(getattr(customer, name) or "") > limit
+    ]
+    for kind in ("billing_address", "shipping_address"):
+        address = getattr(customer, kind)
+        problems += [
+            (f"{kind}.{name}", f"is longer than AFAS's {limit} characters")
+            for name, limit in ADDRESS.items()
+            if address is not None and len(getattr(address, name) or "") > limit
+        ]
+    return problems

@@ -28,7 +28,10 @@ from host.models import (
 from ihost_afas import client as afas
 from ihost_afas.client import AfasClient
 from ihost_afas.convert import (
+    INVOICE_ID,
+    customer_problems,
     from_afas_datetime,
+    order_problems,
     to_afas_country,
     to_afas_date,
     to_afas_filter,
@@ -45,6 +48,7 @@ class GetConnectors(BaseModel):
     debtors: str = "Profit_Debtor"
     orders: str = "Profit_Salesorders"
     deliveries: str = "ihost_Deliverynotes"
+    transactions: str = "Profit_Transactions"
 
 
 class AfasSettings(BaseModel):
@@ -265,6 +269,7 @@ class AfasPlugin:
 
     @hookimpl
     def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
+        self.validate_record("customers", customer, None)
         settings = self.settings
         header: dict[str, Any] = {
             "IsDb": True,
@@ -339,17 +344,38 @@ class AfasPlugin:
         return number[:100]
 
     @hookimpl
-    def find_order(self, order: Order) -> str | None:
-        rows = self.client.any_of(
-            self.get.orders, "CustomerReference", [self._reference(order.number)]
-        )
+    def validate_record(self, entity: str, record: Any, order_type: OrderType | None) -> None:
+        if entity == "orders":
+            problems = order_problems(record, order_type)
+            noun = f"order {record.number}"
+        elif entity == "customers":
+            problems = customer_problems(record)
+            noun = f"customer {record.key}"
+        else:
+            return
+        if problems:
+            field, _ = problems[0]
+            listed = "; ".join(f"{name}: {problem}" for name, problem in problems)
+            raise RecordInvalid(f"{noun}: {listed}", key=record.key, field=field)
+
+    @hookimpl
+    def find_order(self, order: Order, order_type: OrderType) -> str | None:
+        if order_type == "financial_entry":  # found by its invoice number on the debtor line
+            invoice = order.number[:INVOICE_ID]
+            rows = self.client.any_of(self.get.transactions, "InvoiceId", [invoice])
+            return next(
+                (
+                    str(r["EntryNo"])
+                    for r in rows
+                    if r.get("InvoiceId") == invoice
+                    and str(r.get("JournalId", self.settings.journal)) == self.settings.journal
+                ),
+                None,
+            )
+        reference = self._reference(order.number)
+        rows = self.client.any_of(self.get.orders, "CustomerReference", [reference])
         return next(
-            (
-                str(r["OrderNumber"])
-                for r in rows
-                if r.get("CustomerReference") == self._reference(order.number)
-            ),
-            None,
+            (str(r["OrderNumber"]) for r in rows if r.get("CustomerReference") == reference), None
         )
 
     @hookimpl
@@ -367,7 +393,7 @@ class AfasPlugin:
             values = {
                 "VaIt": settings.article_item_type,
                 "ItCd": line.sku,
-                "Ds": line.name,
+                "Ds": line.name[:255] if line.name else None,  # a description may be cut
                 "BiUn": settings.unit,
                 "QuUn": str(line.quantity),
                 "Upri": _money(line.unit_price),
@@ -458,7 +484,7 @@ class AfasPlugin:
             }
             return {"Fields": {k: v for k, v in values.items() if v is not None}}
 
-        lines = [line("2", debtor_id, total, Decimal(0), InId=self._reference(order.number)[:20])]
+        lines = [line("2", debtor_id, total, Decimal(0), InId=order.number[:INVOICE_ID])]
         revenue = line("1", revenue_account, Decimal(0), net, VaId=vat_code)
         centre = order.extra.get("cost_centre") or settings.cost_centre
         carrier = order.extra.get("cost_unit") or settings.cost_carrier
@@ -499,17 +525,10 @@ class AfasPlugin:
 
     @hookimpl
     def create_order(self, order: Order, order_type: OrderType, debtor_id: str | None) -> str:
-        existing = self.find_order(order) if order_type != "financial_entry" else None
+        existing = self.find_order(order, order_type)
         if existing:
             return existing  # written before a crash: do not book it twice
-        missing = [line for line in order.lines if not line.sku]
-        if missing:
-            raise RecordInvalid(
-                f"order {order.number}: line {missing[0].name!r} has no SKU; AFAS "
-                "needs an article code on every line",
-                key=order.key,
-                field="lines.sku",
-            )
+        self.validate_record("orders", order, order_type)
         if order_type == "financial_entry":
             results = self.client.insert("FiEntries", self._entry_body(order, debtor_id))
             entry = next(iter(results.values()), {})

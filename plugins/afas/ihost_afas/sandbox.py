@@ -41,6 +41,7 @@ STOCK = "ihost_Stock"
 DEBTORS = "Profit_Debtor"
 ORDERS = "Profit_Salesorders"
 DELIVERIES = "ihost_Deliverynotes"
+TRANSACTIONS = "Profit_Transactions"
 
 
 def _error(message: str, number: int = -2147220469) -> JSONResponse:
@@ -98,7 +99,7 @@ class AfasSandbox(Sandbox):
         self.debtor_numbers = itertools.count(10001)
         self.relation_numbers = itertools.count(1000001)
         self.entry_numbers = itertools.count(48001)
-        for connector in (ARTICLES, STOCK, DEBTORS, ORDERS, DELIVERIES):
+        for connector in (ARTICLES, STOCK, DEBTORS, ORDERS, DELIVERIES, TRANSACTIONS):
             self.rows[connector]  # an empty GetConnector is still one the App Connector has
 
     # --- Sandbox API ----------------------------------------------------------------------
@@ -290,7 +291,10 @@ class AfasSandbox(Sandbox):
         return self._sales_document(method, records, "FbDirectInvoiceLines")
 
     def _fientries(self, method: str, records: list[dict[str, Any]]) -> Any:
+        """Each journal entry is booked: its lines show in Profit_Transactions."""
+        result: dict[str, Any] = {}
         for element in records:
+            header = fields(element)
             lines = [fields(line) for line in objects(element, "FiEntries")]
             debit = sum(_number(line.get("AmDe")) for line in lines)
             credit = sum(_number(line.get("AmCr")) for line in lines)
@@ -301,7 +305,33 @@ class AfasSandbox(Sandbox):
                     return _error(
                         f"The entered value for 'Debtor' does not exist: {line.get('AcNr')}."
                     )
-        return {"EnNo": str(next(self.entry_numbers)), "UnId": "1"}
+            number = str(next(self.entry_numbers))
+            unit = str(header.get("UnId") or "1")
+            stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            for seq, line in enumerate(lines, 1):
+                self.rows[TRANSACTIONS].append(
+                    {
+                        "UnitId": unit,
+                        "EntryNo": number,
+                        "SeqNo": seq,
+                        "Year": header.get("Year"),
+                        "Period": header.get("Peri"),
+                        "JournalId": str(header.get("JoCo")),
+                        "AccountNo": str(line.get("AcNr")),
+                        "AmtDebit": str(_number(line.get("AmDe"))),
+                        "AmtCredit": str(_number(line.get("AmCr"))),
+                        "EntryDate": line.get("EnDa"),
+                        "InvoiceId": line.get("InId"),
+                        "VoucherDate": line.get("BpDa"),
+                        "VoucherNo": line.get("BpNr"),
+                        "VatCode": line.get("VaId"),
+                        "Description": line.get("Ds"),
+                        "Created": stamp,
+                        "Modified": stamp,
+                    }
+                )
+            result = {"EnNo": number, "UnId": unit}
+        return result
 
     def _relation(self, method: str, records: list[dict[str, Any]], kind: str) -> Any:
         result: dict[str, Any] = {}

@@ -233,3 +233,89 @@ def test_articles_stock_and_delivery_notes_reach_shopify(
     assert fulfilment["trackingInfo"][0]["company"] == "PostNL"
     assert order["displayFulfillmentStatus"] == "FULFILLED"
     assert actions(shipped)["PB-1"][0] == "created"
+
+
+@pytest.mark.parametrize("order_type", ["sales_order", "financial_entry"])
+def test_a_write_whose_answer_was_lost_is_booked_once(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, order_type: str
+) -> None:
+    """AFAS acts on a POST whose answer never arrives (a 502 from a proxy): neither the
+    debtor nor the order is sent again as it is; the order is written again from its
+    existence checks, which find what the lost answers created."""
+    shop.seed(
+        "orders",
+        [
+            samples.order(3001, email="first@example.com"),
+            samples.order(3002, email="second@example.com"),
+        ],
+    )
+    connector = "FbSales" if order_type == "sales_order" else "FiEntries"
+    debtor = erp.inject("POST", "/ProfitRestServices/connectors/KnSalesRelationPer", "lost")
+    booking = erp.inject(
+        "POST", f"/ProfitRestServices/connectors/{connector}", "lost", body_contains="3002"
+    )
+    path = config(tmp_path, shop, erp, orders_flow(order_type) + "retry_backoff = 0.05\n")
+    result, report = run_flow(path, "orders")
+    assert result.code == 0, result.output
+    assert debtor.hits == booking.hits == 1
+    assert {k: a for k, (a, _) in actions(report).items()} == {
+        "3001": "created",
+        "3002": "created",
+    }
+    emails = [row["Email"] for row in erp.dump(afas.DEBTORS)]
+    assert sorted(emails) == ["ANNA@example.com", "first@example.com", "second@example.com"]
+    if order_type == "sales_order":
+        booked = [row["CustomerReference"] for row in erp.dump(afas.ORDERS)]
+    else:
+        booked = [row["InvoiceId"] for row in erp.dump(afas.TRANSACTIONS) if row["InvoiceId"]]
+    assert sorted(booked) == ["3001", "3002"]
+
+
+def test_a_journal_entry_written_before_a_crash_is_found_not_booked_again(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+) -> None:
+    shop.seed("orders", [samples.order(4001, email="anna@example.com")])
+    path = config(tmp_path, shop, erp, orders_flow("financial_entry"))
+    result, report = run_flow(path, "orders")
+    assert result.code == 0 and actions(report)["4001"][0] == "created"
+    entry = actions(report)["4001"][1]
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "ihost.db") as db:  # the crash: written, never bound
+        db.execute("DELETE FROM bindings WHERE entity = 'orders'")
+    _, again = run_flow(path, "orders", "--full")
+    assert actions(again)["4001"] == ("skipped", entry)
+    assert len(erp.dump("FiEntries")) == 1
+
+
+def test_a_dry_run_refuses_what_afas_would(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+) -> None:
+    street = "Keizersgracht aan de overkant van het water bij de grote brug, achterom"
+    shop.seed(
+        "orders",
+        [
+            samples.order(5001, email="ok@example.com"),
+            samples.order(
+                5002,
+                email="long@example.com",
+                billingAddress=samples.mailing_address(address1=f"{street} 1"),
+            ),
+        ],
+    )
+    path = config(tmp_path, shop, erp, orders_flow())
+    _, dry = run_flow(path, "orders", "--dry-run")
+    _, real = run_flow(path, "orders")
+    planned = {
+        k: (a, r) for k, (a, r) in ((x["key"], (x["action"], x["reason"])) for x in dry["actions"])
+    }
+    done = {
+        k: (a, r) for k, (a, r) in ((x["key"], (x["action"], x["reason"])) for x in real["actions"])
+    }
+    assert planned["5002"] == done["5002"]
+    assert done["5002"] == (
+        "failed",
+        "order 5002: customer 5502: billing_address.street: is longer than AFAS's 60 characters",
+    )
+    assert planned["5001"][0] == done["5001"][0] == "created"
+    assert "long@example.com" not in {row.get("Email") for row in erp.dump(afas.DEBTORS)}

@@ -17,7 +17,7 @@ from typing import Any
 from host.errors import AuthError, RateLimited, RemoteRejected
 from host.http import CostBucket, HttpClient
 
-_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+_OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
 DEFAULT_COST = 50  # the guess for an operation not seen yet
 THROTTLE_RETRIES = 8
 
@@ -57,14 +57,26 @@ class ShopifyClient:
         """Seconds spent waiting on Shopify's rate limits."""
         return self.bucket.waited + self.http.waited
 
-    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run one operation; returns its `data`."""
+    def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Run one operation; returns its `data`. A query, or a mutation with an
+        `@idempotent` key, is repeated when its answer is lost; any other mutation only
+        when `idempotent` says it sets values (an update), else the caller decides."""
         match = _OPERATION.search(query)
-        name = match.group(1) if match else "anonymous"
+        name = match.group(2) if match else "anonymous"
+        if idempotent is None:
+            idempotent = (match is None or match.group(1) == "query") or "@idempotent" in query
         for _ in range(THROTTLE_RETRIES):
             self.bucket.acquire(self.costs.get(name, DEFAULT_COST))
             response = self.http.post(
-                self.path, json={"query": query, "variables": variables or {}}
+                self.path,
+                json={"query": query, "variables": variables or {}},
+                idempotent=idempotent,
             )
             body = response.json()
             cost = (body.get("extensions") or {}).get("cost")

@@ -314,3 +314,30 @@ def mailing_address(addr: Any, customer: Customer) -> dict[str, Any]:
         "phone": addr.phone,
     }
     return {k: v for k, v in values.items() if v is not None}
+
+
+MAX_OPTIONS = 3  # options per product (api/shopify.md §4)
+MAX_VARIANTS = 2048  # variants per product since 2025-10
+MAX_TITLE = 255
+
+
+def product_problems(product: Product) -> list[tuple[str, str]]:
+    """(field, problem) for each thing Shopify would refuse in `product`."""
+    problems = []
+    names = {name for variant in product.variants for name in variant.options}
+    if len(names) > MAX_OPTIONS:
+        problems.append(("variants.options", f"has {len(names)} options; Shopify takes 3"))
+    if len(product.variants) > MAX_VARIANTS:
+        problems.append(
+            ("variants", f"has {len(product.variants)} variants; Shopify takes {MAX_VARIANTS}")
+        )
+    if len(product.name) > MAX_TITLE:
+        problems.append(("name", f"is longer than Shopify's {MAX_TITLE} characters"))
+    return problems
+
+
+def customer_problems(customer: Customer) -> list[tuple[str, str]]:
+    """(field, problem) for what Shopify would refuse in `customer`."""
+    if not (customer.email or customer.phone or customer.first_name or customer.last_name):
+        return [("email", "Shopify needs an e-mail address, a phone number or a name")]
+    return []

@@ -163,6 +163,18 @@ class ShopifyPlugin:
                 ):
                     yield record_or_invalid(Refund, data, key=data["key"], payload=node)
 
+    @hookimpl
+    def validate_record(self, entity: str, record: Any) -> None:
+        if entity == "products":
+            problems, noun = convert.product_problems(record), f"product {record.sku}"
+        elif entity == "customers":
+            problems, noun = convert.customer_problems(record), f"customer {record.key}"
+        else:
+            return
+        if problems:
+            listed = "; ".join(f"{field}: {problem}" for field, problem in problems)
+            raise RecordInvalid(f"{noun}: {listed}", key=record.key, field=problems[0][0])
+
     # --- products -------------------------------------------------------------------------
 
     def _variants(self, skus: list[str]) -> list[dict[str, Any]]:
@@ -212,6 +224,7 @@ class ShopifyPlugin:
 
     @hookimpl
     def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
+        self.validate_record("products", product)
         variant_ids: dict[str, str] = {}
         if existing_id:
             node = self.client.execute(queries.PRODUCT, {"id": existing_id})["product"]
@@ -230,7 +243,9 @@ class ShopifyPlugin:
         data = convert.product_set_input(
             product, existing_id, variant_ids, collections, update_info
         )
-        payload = self.client.execute(queries.PRODUCT_SET, {"input": data})["productSet"]
+        payload = self.client.execute(
+            queries.PRODUCT_SET, {"input": data}, idempotent=existing_id is not None
+        )["productSet"]
         user_errors(payload, f"product {product.sku}")
         return payload["product"]["id"]
 
@@ -252,7 +267,9 @@ class ShopifyPlugin:
             for variant in variants
         ]
         payload = self.client.execute(
-            queries.VARIANTS_BULK_UPDATE, {"productId": product_id, "variants": changes}
+            queries.VARIANTS_BULK_UPDATE,
+            {"productId": product_id, "variants": changes},
+            idempotent=True,  # sets prices and barcodes
         )["productVariantsBulkUpdate"]
         user_errors(payload, f"product {product.sku}")
         return product_id
@@ -331,11 +348,12 @@ class ShopifyPlugin:
 
     @hookimpl
     def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
+        self.validate_record("customers", customer)
         data = convert.customer_input(customer, existing_id)
         if existing_id:
-            payload = self.client.execute(queries.CUSTOMER_UPDATE, {"input": data})[
-                "customerUpdate"
-            ]
+            payload = self.client.execute(
+                queries.CUSTOMER_UPDATE, {"input": data}, idempotent=True
+            )["customerUpdate"]
         else:
             payload = self.client.execute(queries.CUSTOMER_CREATE, {"input": data})[
                 "customerCreate"

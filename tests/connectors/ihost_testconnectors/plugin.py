@@ -45,6 +45,7 @@ class RecordSettings(BaseModel):
     token: SecretStr = Field(description="API token")
     page_size: int = Field(100, ge=1, le=1000, description="records per page when reading")
     webhook_secret: SecretStr | None = Field(None, description="shared secret of webhooks")
+    timeout: float = Field(30.0, gt=0, description="seconds per request")
 
 
 class _RecordPlugin:
@@ -59,6 +60,7 @@ class _RecordPlugin:
             headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
             retries=3,
             max_backoff=0.2,
+            timeout=settings.timeout,
             name=self.name,  # type: ignore[attr-defined]
         )
 

@@ -14,13 +14,16 @@ API (every call needs ``Authorization: Bearer <token>``, else 401
 - ``POST /api/stock`` ``{"levels": [{"sku", "quantity", "managed"}]}``, at most `stock_batch`
   levels a call (400 above), 422 naming an unknown SKU
 - ``POST /api/fail`` (testing) ``{"entity": ..., "key": ..., "status": 500|422, "times": N}``
-  makes the next N writes of that record answer with that status
+  makes the next N writes of that record answer with that status; optional: ``"message"``
+  (the error's words), ``"delay"`` (seconds to wait first; with status 0 the write then
+  goes through), ``"applied": true`` (the write is made, and its answer is the error)
 
 Native records are flat JSON objects with an ``id`` and ``updated_at``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from datetime import datetime, timezone
@@ -52,7 +55,7 @@ class RecordSandbox(Sandbox):
         self.token = TOKEN
         self.tables: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.idempotency: dict[tuple[str, str], str] = {}
-        self.failures: dict[tuple[str, str], tuple[int, int]] = {}
+        self.failures: dict[tuple[str, str], dict[str, Any]] = {}
         self._ids = (f"r{n}" for n in itertools.count(1000))
 
     # --- Sandbox API ----------------------------------------------------------------------
@@ -106,16 +109,24 @@ class RecordSandbox(Sandbox):
             return denied
         spec = await request.json()
         with self.lock:
-            self.failures[(spec["entity"], spec["key"])] = (spec["status"], spec.get("times", 1))
+            self.failures[(spec["entity"], spec["key"])] = {"times": 1, **spec}
         return JSONResponse({"ok": True})
 
-    def _injected_failure(self, entity: str, key: str | None) -> Response | None:
+    async def _injected(self, entity: str, key: str | None) -> dict[str, Any] | None:
+        """The failure to inject into this write, once its delay has passed (None: none)."""
         with self.lock:
-            status, times = self.failures.get((entity, key or ""), (0, 0))
-            if not times:
+            spec = self.failures.get((entity, key or ""))
+            if not spec or spec["times"] <= 0:
                 return None
-            self.failures[(entity, key or "")] = (status, times - 1)
-        return JSONResponse({"error": f"injected failure for {key}"}, status_code=status)
+            spec["times"] -= 1
+        if spec.get("delay"):
+            await asyncio.sleep(spec["delay"])
+        return spec if spec["status"] else None
+
+    @staticmethod
+    def _failure(spec: dict[str, Any], key: str | None) -> Response:
+        message = spec.get("message") or f"injected failure for {key}"
+        return JSONResponse({"error": message}, status_code=spec["status"])
 
     async def _list(self, request: Request) -> Response:
         if denied := self._guard(request):
@@ -160,8 +171,10 @@ class RecordSandbox(Sandbox):
         body = await request.json()
         if problem := self._invalid(entity, body):
             return JSONResponse({"error": problem}, status_code=422)
-        if failed := self._injected_failure(entity, body.get(_KEY_FIELD.get(entity, "key"))):
-            return failed
+        record_key = body.get(_KEY_FIELD.get(entity, "key"))
+        failure = await self._injected(entity, record_key)
+        if failure and not failure.get("applied"):
+            return self._failure(failure, record_key)
         key = request.headers.get("idempotency-key")
         with self.lock:
             if key and (entity, key) in self.idempotency:
@@ -170,6 +183,8 @@ class RecordSandbox(Sandbox):
             self.tables[entity][record_id] = {**body, "id": record_id, "updated_at": _now()}
             if key:
                 self.idempotency[(entity, key)] = record_id
+        if failure:  # made, but the caller never hears so
+            return self._failure(failure, record_key)
         return JSONResponse({"id": record_id}, status_code=201)
 
     async def _update(self, request: Request) -> Response:
@@ -180,9 +195,14 @@ class RecordSandbox(Sandbox):
         with self.lock:
             if record_id not in self.tables[entity]:
                 return JSONResponse({"error": f"{entity} {record_id} not found"}, status_code=404)
-            if failed := self._injected_failure(entity, self.tables[entity][record_id].get("key")):
-                return failed
+            record_key = self.tables[entity][record_id].get("key")
+        failure = await self._injected(entity, record_key)
+        if failure and not failure.get("applied"):
+            return self._failure(failure, record_key)
+        with self.lock:
             self.tables[entity][record_id].update(body, updated_at=_now())
+        if failure:
+            return self._failure(failure, record_key)
         return JSONResponse({"id": record_id})
 
     async def _push_stock(self, request: Request) -> Response:

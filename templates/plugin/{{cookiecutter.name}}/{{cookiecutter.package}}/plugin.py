@@ -106,7 +106,7 @@ class Plugin:
 {%- if "orders" in writes %}
 
     @hookimpl
-    def find_order(self, order: Order) -> str | None:
+    def find_order(self, order: Order, order_type: str) -> str | None:
         found = self._search("orders", "source_key", [order.key])
         return str(found[0]["id"]) if found else None
 
