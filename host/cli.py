@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from host.plugins import SANDBOX_GROUP, PluginInfo, Registry, discover, package_
 from host.secrets import RedactingFormatter, redact
 
 FORMATS_ABOUT = ("text", "json", "markdown")
+PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 FORMATS_MATRIX = ("text", "markdown", "json", "html")
 
 
@@ -60,18 +62,49 @@ class Context:
         return info
 
 
+def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
+    """An exception that ends a thread goes through the (redacting) log, not raw stderr."""
+    logging.getLogger("ihost").error(
+        "thread %s stopped",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+    )
+
+
 def _setup_logging(verbose: int) -> None:
+    threading.excepthook = _log_thread_crash
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING - 10 * min(verbose, 2))
-    for chatty in ("httpcore", "stevedore", "uvicorn"):  # their debug lines drown ours
+    # their lines drown ours; httpx's would show query values that host.http hides
+    for chatty in ("httpcore", "httpx", "stevedore", "uvicorn"):
         logging.getLogger(chatty).setLevel(logging.INFO if verbose > 2 else logging.WARNING)
 
 
 def _echo_json(data: Any) -> None:
     click.echo(redact(json.dumps(data, indent=2, default=str)))
+
+
+def _show(table: Table) -> None:
+    """A table on a terminal; elsewhere plain aligned lines at full width, never wrapped."""
+    if sys.stdout.isatty():
+        Console().print(table)
+        return
+    table.box = None
+    table.show_edge = False
+    Console(width=100_000, soft_wrap=True).print(table)
+
+
+def _show_markdown(text: str) -> None:
+    """Markdown rendered on a terminal; the Markdown itself elsewhere."""
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(text))
+    else:
+        click.echo(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,9 +138,8 @@ def plugins(obj: Context, as_json: bool) -> None:
     if as_json:
         _echo_json({"plugins": [p.as_dict() for p in infos]})
         return
-    console = Console()
     if not infos:
-        console.print("No plugins installed. Install a connector, e.g. pip install ihost-shopify")
+        click.echo("No plugins installed. Install a connector, e.g. pip install ihost-shopify")
         return
     table = Table("name", "title", "version", "reads", "writes", "status")
     for info in infos:
@@ -126,7 +158,7 @@ def plugins(obj: Context, as_json: bool) -> None:
             ", ".join(sorted(caps.writes)) if caps else "",
             status,
         )
-    console.print(table)
+    _show(table)
 
 
 _QUALIFIER = re.compile(r"\b[a-z_][\w]*\.(?=[A-Za-z_])")
@@ -177,9 +209,7 @@ def about(obj: Context, plugin: str, fmt: str) -> None:
     if fmt == "markdown":
         click.echo(text)
     else:
-        from rich.markdown import Markdown
-
-        Console().print(Markdown(text))
+        _show_markdown(text)
 
 
 def _about_markdown(info: dict[str, Any]) -> str:
@@ -223,9 +253,7 @@ def matrix(obj: Context, fmt: str) -> None:
     elif fmt == "markdown":
         click.echo(render_markdown(data))
     else:
-        from rich.markdown import Markdown
-
-        Console().print(Markdown(render_markdown(data)))
+        _show_markdown(render_markdown(data))
 
 
 # --- connections and config ---------------------------------------------------------------
@@ -275,12 +303,15 @@ def validate(obj: Context) -> None:
 
 
 class _Progress:
-    """A rich progress line on a terminal; a plain line every few seconds otherwise."""
+    """While a run goes on: a progress line on a terminal, else a plain line every
+    PROGRESS_EVERY seconds on stderr, even when a remote keeps the run waiting."""
 
-    def __init__(self, flow: str) -> None:
-        self.flow = flow
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.flow = runner.flow_config.name
         self.tty = sys.stderr.isatty()
-        self._last = time.monotonic()
+        self._started = time.monotonic()
+        self._done = threading.Event()
         self._bar: Any = None
         if self.tty:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -292,22 +323,29 @@ class _Progress:
                 console=Console(stderr=True),
                 transient=True,
             )
-            self._task = self._bar.add_task(flow, total=None)
+            self._task = self._bar.add_task(self.flow, total=None)
             self._bar.start()
+        self._thread = threading.Thread(target=self._tick, name="progress", daemon=True)
+        self._thread.start()
 
-    @staticmethod
-    def _summary(counts: dict[str, int]) -> str:
-        return ", ".join(f"{k} {v}" for k, v in counts.items())
+    def line(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.runner.report.counts.items())
+        elapsed = time.monotonic() - self._started
+        current = self.runner.current
+        doing = f"; writing {current}" if current else ""
+        return f"{self.flow}: {counts} ({elapsed:.0f} s{doing})"
 
-    def __call__(self, report: Any) -> None:
-        text = f"{self.flow}: {self._summary(report.counts)}"
-        if self._bar is not None:
-            self._bar.update(self._task, description=text)
-        elif time.monotonic() - self._last >= 5:
-            self._last = time.monotonic()
-            click.echo(text, err=True)
+    def _tick(self) -> None:
+        every = 0.5 if self.tty else PROGRESS_EVERY
+        while not self._done.wait(every):
+            if self._bar is not None:
+                self._bar.update(self._task, description=self.line())
+            else:
+                click.echo(self.line(), err=True)
 
     def close(self) -> None:
+        self._done.set()
+        self._thread.join()
         if self._bar is not None:
             self._bar.stop()
 
@@ -327,7 +365,7 @@ def _print_report(report: Any, limit: int = 50) -> None:
                     f"{name}: {old!r} -> {new!r}" for name, (old, new) in action["changes"].items()
                 )
             table.add_row(action["key"], action["action"], action["target_id"] or "", detail)
-        Console().print(table)
+        _show(table)
         more = len(shown) - limit + data["actions_omitted"]
         if more > 0:
             click.echo(f"... and {more} more: ihost logs {data['flow']}")
@@ -347,11 +385,10 @@ def run_command(obj: Context, flow: str, dry_run: bool, full: bool, as_json: boo
     if flow not in config.flows:
         known = ", ".join(config.flows) or "none"
         raise ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
-    progress = _Progress(flow)
+    runner = Runner(config, flow, obj.registry, dry_run=dry_run, full=full)
+    progress = _Progress(runner)
     try:
-        report = Runner(
-            config, flow, obj.registry, dry_run=dry_run, full=full, progress=progress
-        ).run()
+        report = runner.run()
     finally:
         progress.close()
     if as_json:
@@ -364,11 +401,19 @@ def run_command(obj: Context, flow: str, dry_run: bool, full: bool, as_json: boo
 
 
 @cli.group(invoke_without_command=True)
+@click.option("--flow", help="Only this flow's (as `deadletters list --flow`).")
+@click.option("--all", "everything", is_flag=True, help="Resolved ones too.")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def deadletters(ctx: click.Context) -> None:
+def deadletters(ctx: click.Context, flow: str | None, everything: bool, as_json: bool) -> None:
     """Records that failed: list, show, retry, resolve (default: list the open ones)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(list_letters)
+        ctx.invoke(list_letters, flow=flow, everything=everything, as_json=as_json)
+    elif flow or everything or as_json:
+        raise click.UsageError(
+            f"give --flow, --all and --json after the subcommand: "
+            f"ihost deadletters {ctx.invoked_subcommand} ..."
+        )
 
 
 def _store(obj: Context) -> Any:
@@ -392,6 +437,7 @@ def _letter_dict(letter: Any, payload: bool = False) -> dict[str, Any]:
         "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
     }
     if payload:
+        data["detail"] = letter.detail  # the remote's own words, purged with the payload
         data["payload"] = letter.payload
     return data
 
@@ -416,7 +462,7 @@ def list_letters(
     table = Table("id", "flow", "record", "attempts", "status", "error")
     for d in letters:
         table.add_row(str(d.id), d.flow, d.record_key, str(d.attempts), d.status, d.error)
-    Console().print(table)
+    _show(table)
 
 
 @deadletters.command(name="show")
@@ -434,8 +480,10 @@ def show_letter(obj: Context, letter_id: int, as_json: bool) -> None:
         _echo_json(data)
         return
     for key, value in data.items():
-        if key != "payload":
+        if key not in ("payload", "detail"):
             click.echo(f"{key}: {value}")
+    if letter.detail:
+        click.echo(f"detail: {redact(letter.detail)}")
     if letter.payload is None:
         click.echo("payload: purged (older than retention_days)")
     else:
@@ -498,8 +546,15 @@ def resolve_letters(obj: Context, letter_ids: tuple[int, ...]) -> None:
 @click.pass_obj
 def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json: bool) -> None:
     """The activity log: recent runs and what each read and wrote (keys and actions)."""
-    _, store = _store(obj)
+    config, store = _store(obj)
     runs = store.list_runs(flow, limit=limit)
+    if flow and not runs and flow not in config.flows:
+        known = ", ".join(config.flows) or "none"
+        raise ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
+    if run_id is not None and store.get_run(run_id) is None:
+        newest = store.list_runs(limit=1)
+        hint = f"the newest is run {newest[0]['id']}" if newest else "no run has been made yet"
+        raise ConfigError(f"no run {run_id} ({hint}; `ihost logs` lists them)")
     shown = run_id if run_id is not None else (runs[0]["id"] if runs else None)
     events = list(reversed(store.list_events(run_id=shown, limit=100_000))) if shown else []
     for event in events:
@@ -508,7 +563,7 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
         _echo_json({"runs": runs, "run": shown, "events": events})
         return
     if not runs:
-        click.echo("No runs yet.")
+        click.echo(f"No runs of {flow} yet." if flow else "No runs yet.")
         return
     table = Table("run", "flow", "status", "started", "counts")
     for r in runs:
@@ -521,7 +576,7 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
             r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
             counts,
         )
-    Console().print(table)
+    _show(table)
     if shown is not None:
         click.echo(f"run {shown}:")
         for e in events:
@@ -544,14 +599,32 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
     envvar="IHOST_DAEMON_TOKEN",
     help="Access token ($IHOST_DAEMON_TOKEN); required to listen on anything but 127.0.0.1.",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="IHOST_ALLOWED_HOSTS",
+    metavar="NAME",
+    help="Another host name the dashboard is reached by (behind a proxy); repeatable.",
+)
 @click.pass_obj
-def daemon(obj: Context, host: str, port: int, token: str | None) -> None:
+def daemon(
+    obj: Context, host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...]
+) -> None:
     """Run every flow on its schedule, and start flows when webhooks arrive, until stopped."""
     import signal
 
     from host.daemon.service import Daemon
 
-    service = Daemon(obj.config_option, obj.registry, host=host, port=port, token=token)
+    service = Daemon(
+        obj.config_option,
+        obj.registry,
+        host=host,
+        port=port,
+        token=token,
+        allowed_hosts=allowed_hosts,
+    )
+    service.bind()
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     signal.signal(signal.SIGHUP, lambda *_: service.reload())
@@ -581,15 +654,19 @@ def demo(obj: Context, once: bool, directory: str, port: int) -> None:
     import signal
 
     from host import demo as demo_shop
-    from host.daemon.service import Daemon
+    from host.daemon.service import Daemon, listen
 
-    with demo_shop.running_demo(Path(directory).resolve(), obj.registry) as (config, shop, erp):
+    place = Path(directory).resolve()
+    demo_shop.check_directory(place)
+    dashboard = None if once else listen("127.0.0.1", port)  # before anything runs
+    with demo_shop.running_demo(place, obj.registry) as (config, shop, erp):
         click.echo(f"Shopify sandbox: {shop.base_url}   AFAS sandbox: {erp.base_url}")
         click.echo(f"config: {config.path}")
         code = demo_shop.run_once(config, erp, obj.registry, _print_report)
-        if once:
+        if dashboard is None:
             click.get_current_context().exit(code)
         service = Daemon(str(config.path), obj.registry, port=port, run_at_start=False)
+        service.use_socket(dashboard)
         signal.signal(signal.SIGTERM, lambda *_: service.stop())
         signal.signal(signal.SIGINT, lambda *_: service.stop())
         click.echo(f"\ndashboard: http://127.0.0.1:{port}/   (Ctrl-C stops the demo)")
@@ -675,7 +752,11 @@ def sandbox(system: str, port: int) -> None:
             f"no sandbox for {system!r}; install it with: pip install {package_for(system)}"
         ) from None
     box = driver.driver(port=port)
-    url = box.start()
+    try:
+        url = box.start()
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"cannot start the {system} sandbox on 127.0.0.1:{port}: {why}") from None
     click.echo(f"{system} sandbox at {url}")
     click.echo("connection settings: " + json.dumps(box.connection_settings()))
     try:

@@ -28,6 +28,24 @@ FLOWS = (
     ("shipments", "shipments", "erp", "shop"),
 )
 STAMP = "2026-11-20T09:30:00Z"
+MARKER = ".ihost-demo"  # in a directory the demo made: it may replace its own files there
+OWN_FILES = {MARKER, "ihost.toml", "ihost.db", "ihost.db-wal", "ihost.db-shm"}
+
+
+def check_directory(directory: Path) -> None:
+    """Refuse a directory holding files the demo did not make: it would overwrite them."""
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise ConfigError(f"{directory} is a file: give --dir a directory for the demo")
+    names = {entry.name for entry in directory.iterdir()}
+    foreign = sorted(names - OWN_FILES if MARKER in names else names)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"{directory} holds files the demo did not make ({shown}); the demo would "
+            "overwrite its ihost.toml and store: choose a new or empty --dir"
+        )
 
 
 def _require(registry: Registry) -> None:
@@ -196,7 +214,9 @@ def running_demo(directory: Path, registry: Registry) -> Iterator[tuple[Config, 
     from ihost_afas.sandbox import AfasSandbox
     from ihost_shopify.sandbox import ShopifySandbox
 
+    check_directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("made by `ihost demo`: it replaces its files here\n")
     for stale in directory.glob("ihost.db*"):
         stale.unlink()
     with ShopifySandbox(restore_rate=1000) as shop, AfasSandbox() as erp:

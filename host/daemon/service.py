@@ -1,16 +1,19 @@
 """`ihost daemon`: every flow on its schedule, webhooks that start flows at once.
 
-Each flow runs in a worker thread; a flow never runs twice at once, and at most
-`PER_CONNECTION` runs use one connection together. A failing run, or a plugin raising
-anything, is logged and the daemon goes on. `stop()` asks running flows to finish the
-record they are writing and waits for them; `reload()` reads the config again.
+Each flow runs in a worker thread; a flow never runs twice at once (nor beside a run of
+it in another process: the store's flow lock), and at most `PER_CONNECTION` runs use one
+connection together. Open dead letters are retried on their flow's schedule of
+`dead_letter_retries` with backoff. A failing run, or a plugin raising anything, is
+logged and the daemon goes on. `stop()` asks running flows to finish the record they are
+writing and waits for them; `reload()` reads the config again.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import uvicorn
@@ -19,15 +22,40 @@ from starlette.responses import JSONResponse, Response
 
 from host.config import Config, load_config
 from host.daemon.schedule import Schedule
-from host.errors import AuthError, ConfigError
+from host.deadletters import due_letters, retryable
+from host.errors import AuthError, ConfigError, FlowBusy
 from host.plugins import Connection, Registry
 from host.runner import Report, Runner
 from host.store import Store
 
 log = logging.getLogger(__name__)
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PER_CONNECTION = 2
 TICK = 0.2  # seconds between looks at the schedule
+BUSY_RETRY = timedelta(seconds=5)  # a flow running in another process: look again after
+LETTER_CHECK = timedelta(seconds=30)  # how often the dead letters are looked at, at most
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one clear ConfigError (port in use, bad host)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        why = (exc.strerror or str(exc)).lower()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {why} (another ihost, or choose --port)"
+        ) from None
+    return sock
 
 
 class Daemon:
@@ -42,14 +70,17 @@ class Daemon:
         port: int = 8765,
         token: str | None = None,
         run_at_start: bool = True,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        if host not in LOOPBACK and not token:
             raise ConfigError(
                 f"listening on {host} needs an access token: set IHOST_DAEMON_TOKEN or --token"
             )
         self.config_path = config_path
         self.registry = registry
         self.host, self.port, self.token = host, port, token
+        self.allowed_hosts = allowed_hosts
+        self._socket: socket.socket | None = None
         self.config: Config = load_config(config_path, registry)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -64,6 +95,8 @@ class Daemon:
         self._webhook_store: Store | None = None
         self._server: uvicorn.Server | None = None
         self.run_at_start = run_at_start
+        self._busy_until: dict[str, datetime] = {}  # flows another process runs
+        self._letters_checked = datetime.min.replace(tzinfo=timezone.utc)
         self._schedule_all()
 
     # --- scheduling -----------------------------------------------------------------------
@@ -92,15 +125,16 @@ class Daemon:
             self._schedule_all()
         log.info("config reloaded: %d flows", len(config.flows))
 
-    def trigger(self, flow: str) -> bool:
-        """Start `flow` now unless it is running; False when it already is."""
+    def trigger(self, flow: str, records: list[Any] | None = None) -> bool:
+        """Start `flow` now (over `records` to retry dead letters) unless it is running;
+        False when it already is."""
         with self._lock:
             if flow in self._running or self._stopping.is_set():
                 return False
             runner = Runner(self.config, flow, self.registry)
             self._running[flow] = runner
         thread = threading.Thread(
-            target=self._run, args=(flow, runner), name=f"flow-{flow}", daemon=True
+            target=self._run, args=(flow, runner, records), name=f"flow-{flow}", daemon=True
         )
         self._threads.append(thread)
         thread.start()
@@ -110,14 +144,14 @@ class Daemon:
         with self._lock:
             return self._limits.setdefault(connection, threading.Semaphore(PER_CONNECTION))
 
-    def _run(self, flow: str, runner: Runner) -> None:
+    def _run(self, flow: str, runner: Runner, records: list[Any] | None = None) -> None:
         cfg = self.config.flows[flow]
         ends = sorted({cfg.source, cfg.target})  # always in one order: no deadlock
         try:
             for name in ends:
                 self._limit(name).acquire()
             try:
-                report = runner.run()
+                report = runner.run(records)
                 self.last[flow] = report
                 self._waited += report.rate_limit_wait
                 self._alert(report)
@@ -125,6 +159,11 @@ class Daemon:
             finally:
                 for name in ends:
                     self._limit(name).release()
+        except FlowBusy as exc:  # a run of it in another process: run it after, once
+            log.warning("%s; it runs here again in %d s", exc, BUSY_RETRY.seconds)
+            if records is None:  # (dead letters wait for their next turn)
+                with self._lock:
+                    self._busy_until[flow] = datetime.now(timezone.utc) + BUSY_RETRY
         except Exception:  # a plugin bug must not stop the daemon
             log.exception("flow %s failed", flow)
         finally:
@@ -148,6 +187,9 @@ class Daemon:
         now = datetime.now(timezone.utc)
         with self._lock:
             due = [name for name, when in self._due.items() if when <= now]
+            again = [name for name, when in self._busy_until.items() if when <= now]
+            for name in again:
+                del self._busy_until[name]
         for name in due:
             flow = self.config.flows.get(name)
             if flow is None or not flow.schedule:
@@ -155,6 +197,38 @@ class Daemon:
             self.trigger(name)
             with self._lock:
                 self._due[name] = Schedule.parse(flow.schedule).next_after(now)
+        for name in again:
+            if name in self.config.flows:
+                self.trigger(name)
+        if now - self._letters_checked >= self._letter_check():
+            self._letters_checked = now
+            try:
+                self._retry_letters(now)
+            except Exception:  # the store away for a moment must not stop the daemon
+                log.exception("looking at the dead letters failed")
+
+    def _letter_check(self) -> timedelta:
+        """Look at the dead letters every 30 s, or twice per shortest first wait."""
+        waits = [f.flow_settings.dead_letter_wait_minutes for f in self.config.flows.values()]
+        shortest = timedelta(minutes=min(waits, default=1.0)) / 2
+        return max(min(LETTER_CHECK, shortest), timedelta(seconds=TICK))
+
+    def _retry_letters(self, now: datetime) -> None:
+        """Retry the open dead letters whose turn has come (flow settings
+        dead_letter_retries and dead_letter_wait_minutes), one run per flow."""
+        config = self.config
+        with Store(config.store_url, config.retention_days) as store:
+            letters = store.list_dead_letters()
+        by_flow: dict[str, list[Any]] = {}
+        for letter in letters:
+            by_flow.setdefault(letter.flow, []).append(letter)
+        for name, open_letters in by_flow.items():
+            flow = config.flows.get(name)
+            if flow is None or not flow.enabled or name in self.running():
+                continue
+            records = [record for _, record in retryable(due_letters(open_letters, flow, now))]
+            if records and self.trigger(name, records):
+                log.info("%s: retrying %d dead letter(s)", name, len(records))
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -197,6 +271,12 @@ class Daemon:
             event = connection.hook.parse_webhook(headers=dict(request.headers), body=body)
         except AuthError:
             return JSONResponse({"error": "signature does not match"}, status_code=401)
+        except Exception as exc:  # signed, but not a body the connector can read
+            log.warning("webhook to %s refused: %s (%d bytes)", name, type(exc).__name__, len(body))
+            return JSONResponse(
+                {"error": f"the body is not a webhook {connection.info.name} sends"},
+                status_code=400,
+            )
         if event is None:
             return JSONResponse({"status": "ignored"}, status_code=202)
         if event.event_id and not self._first_delivery(name, event.event_id):
@@ -220,8 +300,23 @@ class Daemon:
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    def bind(self) -> None:
+        """Take the HTTP port now (ConfigError when it is in use): before anything runs."""
+        if self._socket is None:
+            self.use_socket(listen(self.host, self.port))
+
+    def use_socket(self, sock: socket.socket) -> None:
+        """Serve on a socket already listening (see `listen`)."""
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+
     def serve(self) -> None:
         """Run until stop(): the schedule here, the HTTP server in a thread."""
+        self.bind()
+        with Store(self.config.store_url, self.config.retention_days) as store:
+            aborted = store.recover(self.config.flows)
+        if aborted:
+            log.warning("%d run(s) left running by a process that ended marked aborted", aborted)
         server_config = uvicorn.Config(
             self.app(),
             host=self.host,
@@ -231,7 +326,12 @@ class Daemon:
             lifespan="off",
         )
         self._server = uvicorn.Server(server_config)
-        http = threading.Thread(target=self._server.run, name="daemon-http", daemon=True)
+        http = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="daemon-http",
+            daemon=True,
+        )
         http.start()
         while not self._stopping.is_set():
             self._tick()

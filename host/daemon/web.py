@@ -4,6 +4,11 @@ OpenAPI document (/openapi.json, /docs), /metrics for Prometheus, /healthz and w
 With an access token configured, everything but /healthz, /login and the webhooks (which
 carry their own signatures) needs it: `Authorization: Bearer <token>`, `X-Ihost-Token`, or
 the cookie the login form sets. No setting, and so no secret, is ever rendered.
+
+The dashboard answers only the host names it is served on (loopback, the address it
+listens on, `--allowed-host`), so a page elsewhere cannot reach it by rebinding its own
+name to 127.0.0.1; and it refuses a state-changing request whose Origin or Referer is
+another site's (cross-site request forgery). Webhooks are exempt: they are signed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -22,7 +27,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from host import __version__
-from host.deadletters import retry
+from host.deadletters import next_retry, retry
 from host.matrix import build_matrix, render_html
 from host.store import Store
 
@@ -32,6 +37,26 @@ if TYPE_CHECKING:
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 OPEN = ("/healthz", "/login")
 COOKIE = "ihost_token"
+SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def host_names(daemon: Daemon) -> set[str] | None:
+    """The host names the dashboard answers (None: any, when it listens on every address
+    with no --allowed-host; its token guards it then)."""
+    if daemon.host in WILDCARDS and not daemon.allowed_hosts:
+        return None
+    names = {"127.0.0.1", "localhost", "::1", daemon.host, *daemon.allowed_hosts}
+    return {name.lower().strip("[]") for name in names}
+
+
+def _name(authority: str) -> str:
+    """The host name of `host[:port]` or `[v6]:port`, lower case."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
 def build_app(daemon: Daemon) -> FastAPI:
@@ -50,6 +75,8 @@ def build_app(daemon: Daemon) -> FastAPI:
         finally:
             opened.close()
 
+    names = host_names(daemon)
+
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
         path = request.url.path
@@ -65,6 +92,25 @@ def build_app(daemon: Daemon) -> FastAPI:
                 return RedirectResponse("/login", status_code=303)
         return await call_next(request)
 
+    @app.middleware("http")
+    async def same_site_only(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        if path.startswith(SIGNED) or path == "/healthz":
+            return await call_next(request)
+        host = request.headers.get("host", "")
+        if names is not None and _name(host) not in names:
+            return PlainTextResponse(f"unknown host {host!r}", status_code=400)
+        if request.method in UNSAFE_METHODS:
+            origin = request.headers.get("origin")
+            source = origin or request.headers.get("referer")
+            if source is not None and (
+                origin == "null" or urlsplit(source).netloc.lower() != host.lower()
+            ):
+                return PlainTextResponse(
+                    "refused: the request comes from another site", status_code=403
+                )
+        return await call_next(request)
+
     app.add_route("/healthz", daemon.health, methods=["GET"])
     app.add_route("/webhooks/{connection}", daemon.webhook, methods=["POST"])
 
@@ -73,6 +119,9 @@ def build_app(daemon: Daemon) -> FastAPI:
     def flows() -> list[dict[str, Any]]:
         with store() as db:
             rows = []
+            letters: dict[str, int] = {}
+            for letter in db.list_dead_letters():
+                letters[letter.flow] = letters.get(letter.flow, 0) + 1
             for name, flow in daemon.config.flows.items():
                 runs = db.list_runs(name, limit=1)
                 last = runs[0] if runs else None
@@ -91,6 +140,9 @@ def build_app(daemon: Daemon) -> FastAPI:
                         "enabled": flow.enabled,
                         "status": status,
                         "last": last,
+                        "open_letters": letters.get(name, 0),
+                        "letter_retries": flow.flow_settings.dead_letter_retries,
+                        "letter_wait": flow.flow_settings.dead_letter_wait_minutes,
                     }
                 )
             return rows
@@ -144,10 +196,19 @@ def build_app(daemon: Daemon) -> FastAPI:
     def page_letters(request: Request, message: str | None = None) -> Any:
         with store() as db:
             letters = db.list_dead_letters()
+        flows = daemon.config.flows
+        upcoming = {
+            d.id: next_retry(d, flows[d.flow]) if d.flow in flows else None for d in letters
+        }
         return TEMPLATES.TemplateResponse(
             request,
             "deadletters.html",
-            {"title": "Dead letters", "letters": letters, "message": message},
+            {
+                "title": "Dead letters",
+                "letters": letters,
+                "message": message,
+                "next_retry": upcoming,
+            },
         )
 
     @app.post("/deadletters/{letter_id}/{action}", include_in_schema=False)
@@ -210,7 +271,14 @@ def build_app(daemon: Daemon) -> FastAPI:
         """Dead letters (open ones unless all=true), without their payloads."""
         with store() as db:
             letters = db.list_dead_letters(status=None if all else "open")
-        return [{k: v for k, v in vars(d).items() if k != "payload"} for d in letters]
+        flows = daemon.config.flows
+        return [
+            {
+                **{k: v for k, v in vars(d).items() if k != "payload"},
+                "next_retry": next_retry(d, flows[d.flow]) if d.flow in flows else None,
+            }
+            for d in letters
+        ]
 
     @app.post("/api/deadletters/{letter_id}/retry", tags=["dead letters"])
     def api_retry(letter_id: int) -> dict[str, str]:
