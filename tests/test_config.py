@@ -53,6 +53,7 @@ ENV = {"SHOP_TOKEN": "shop-secret-value-123", "ERP_TOKEN": "erp-secret-value-456
 
 
 def write(tmp_path: Path, text: str, name: str = "ihost.toml") -> Path:
+    (tmp_path / "state").mkdir(exist_ok=True)  # the store's directory must exist
     path = tmp_path / name
     path.write_text(text)
     return path
@@ -100,7 +101,7 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
         f"with: pip install ihost-acme-erp (installed: {INSTALLED})",
         "ihost.toml: [connections.erp] token: environment variable ERP_TOKN is not set",
         "ihost.toml: [connections.erp] page_sise: unknown key (did you mean 'page_size'?); "
-        "allowed: base_url, page_size, token, webhook_secret",
+        "allowed: base_url, page_size, timeout, token, webhook_secret",
     ]
 
 
@@ -176,8 +177,8 @@ def test_single_problem(tmp_path: Path, change: tuple[str, str], expected: str) 
         (
             '[flows.erp-stock.settings]\nstok_rule = "on_hand"',
             "ihost.toml: [flows.erp-stock.settings] stok_rule: unknown key (did you mean "
-            "'stock_rule'?); allowed: batch_size, locations, manage_stock, retries, "
-            "retry_backoff, stock_rule",
+            "'stock_rule'?); allowed: batch_size, dead_letter_retries, dead_letter_wait_minutes, "
+            "locations, manage_stock, retries, retry_backoff, stock_rule, unavailable_after",
         ),
         (
             '[flows.erp-stock.settings]\nstock_rule = "everything"',
