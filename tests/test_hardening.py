@@ -5,6 +5,7 @@ and the errors a user meets. Everything through the `ihost` command or the daemo
 from __future__ import annotations
 
 import base64
+import html
 import json
 import signal
 import socket
@@ -25,6 +26,7 @@ from test_daemon import free_port, signed, start, stop, wait_for
 from test_runner_errors import fail
 
 from host.secrets import redact, redactor
+from host.store import Store
 
 ORDERS = """
 [flows.orders]
@@ -565,6 +567,11 @@ def test_the_daemon_retries_dead_letters_with_backoff_up_to_a_maximum(
         assert "none: retry by hand" in httpx.get(f"{base}/deadletters").text
         time.sleep(3)  # 2.4 s and more after the last try: no third retry comes
         assert letters(tmp_path)["2"] == (3, "open")
+        with Store(f"sqlite:///{tmp_path / 'ihost.db'}") as store, store.lock_flow("orders"):
+            (letter,) = store.list_dead_letters()  # a run elsewhere holds the flow
+            page = httpx.post(f"{base}/deadletters/{letter.id}/retry", follow_redirects=True)
+        shown = html.unescape(page.text)
+        assert f"dead letter {letter.id}: not retried: flow 'orders' is running already" in shown
     finally:
         stop(process)
 

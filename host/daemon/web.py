@@ -28,7 +28,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 
 from host import __version__
 from host.deadletters import next_retry, retry
+from host.errors import FlowBusy
 from host.matrix import build_matrix, render_html
+from host.secrets import redact
 from host.store import Store
 
 if TYPE_CHECKING:
@@ -165,7 +167,10 @@ def build_app(daemon: Daemon) -> FastAPI:
             if action == "resolve":
                 db.resolve_dead_letters(letter_id=letter_id)
                 return f"dead letter {letter_id}: resolved"
-            (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
+            try:
+                (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
+            except (FlowBusy, RuntimeError) as exc:  # running elsewhere; remote unreachable
+                return f"dead letter {letter_id}: not retried: {redact(str(exc))}"
             return f"dead letter {letter_id}: {outcome.message}"
 
     # --- pages ----------------------------------------------------------------------------
