@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flow_data import product
 from ihost_testconnectors.sandbox import RecordSandbox
 from pgserver import (
     REQUIRE_VARIABLE,
@@ -22,6 +23,21 @@ pytest_plugins = ["pytester"]
 @pytest.fixture
 def sandbox() -> Iterator[RecordSandbox]:
     with RecordSandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def shop() -> Iterator[RecordSandbox]:
+    """A webshop (testshop) with nothing in it."""
+    with RecordSandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def erp() -> Iterator[RecordSandbox]:
+    """An ERP (testerp) that knows article SKU-1."""
+    with RecordSandbox() as running:
+        running.seed("products", [product("SKU-1")])
         yield running
 
 

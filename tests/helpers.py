@@ -100,3 +100,16 @@ def start_demo(directory: Path, port: int) -> tuple[subprocess.Popen[str], str]:
             raise AssertionError(f"the demo did not start: {process.communicate()[1][-2000:]}")
         time.sleep(0.05)
     return process, base
+
+
+def fail(sandbox: Any, entity: str, key: str, status: int, times: int = 1, **spec: Any) -> None:
+    """Make the next `times` writes of a record to a RecordSandbox answer `status`; `spec`
+    adds `message`, `delay` (seconds first; status 0 then lets the write through) or
+    `applied` (the write is made and its answer is the error)."""
+    import httpx
+
+    httpx.post(
+        sandbox.base_url + "/api/fail",
+        json={"entity": entity, "key": key, "status": status, "times": times, **spec},
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    ).raise_for_status()

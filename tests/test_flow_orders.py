@@ -20,13 +20,7 @@ target = "erp"
 
 
 @pytest.fixture
-def shop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[RecordSandbox]:
+def erp() -> Iterator[RecordSandbox]:  # seeded as this module needs
     with RecordSandbox() as running:
         running.seed("products", [product("SKU-1"), product("SKU-2")])
         yield running

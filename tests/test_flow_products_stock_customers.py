@@ -12,13 +12,7 @@ from ihost_testconnectors.sandbox import RecordSandbox
 
 
 @pytest.fixture
-def shop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[RecordSandbox]:
+def erp() -> Iterator[RecordSandbox]:  # seeded as this module needs
     with RecordSandbox() as running:
         yield running
 

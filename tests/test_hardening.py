@@ -20,10 +20,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from flow_data import customer, order, product
-from helpers import IHOST, actions, run_flow, run_ihost, write_config
+from helpers import IHOST, actions, fail, run_flow, run_ihost, write_config
 from ihost_testconnectors.sandbox import RecordSandbox
 from test_daemon import free_port, signed, start, stop, wait_for
-from test_runner_errors import fail
 
 from host.secrets import redact, redactor
 from host.store import Store
@@ -37,19 +36,6 @@ schedule = "every 1h"
 [flows.orders.settings]
 retry_backoff = 0.05
 """
-
-
-@pytest.fixture
-def shop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        running.seed("products", [product("SKU-1")])
-        yield running
 
 
 def config(
@@ -134,12 +120,7 @@ def test_a_refusal_quoting_personal_data_stays_out_of_the_activity_log(
 ) -> None:
     shop.seed("orders", [order("1", "1001"), order("2", "1002")])
     words = "street 'Keizersgracht 123' of anna@example.com cannot be delivered"
-    fail(erp, "orders", "2", 422)
-    httpx.post(
-        erp.base_url + "/api/fail",
-        json={"entity": "orders", "key": "2", "status": 422, "message": words},
-        headers={"Authorization": f"Bearer {erp.token}"},
-    ).raise_for_status()
+    fail(erp, "orders", "2", 422, message=words)
     path = config(tmp_path, shop, erp)
     result, report = run_flow(path, "orders")
     assert result.code == 1 and actions(report)["2"][0] == "failed"
@@ -309,17 +290,9 @@ def test_a_hanging_remote_keeps_no_other_flow_out_of_the_store(
     erp.seed("products", [product("A", updated_at="2026-05-01T00:00:00+00:00")])
     erp.seed("products", [product("B", updated_at="2026-05-02T00:00:00+00:00")])
     shop.seed("orders", [order("1", "1001")])
-    for box, entity, key, spec in (
-        (shop, "products", "p-A", {"status": 422}),
-        (shop, "products", "p-B", {"status": 0, "delay": 12}),
-        # the orders flow's first write comes after the products run's dead letter
-        (erp, "customers", "c-1", {"status": 0, "delay": 1.5}),
-    ):
-        httpx.post(
-            box.base_url + "/api/fail",
-            json={"entity": entity, "key": key, **spec},
-            headers={"Authorization": f"Bearer {box.token}"},
-        ).raise_for_status()
+    fail(shop, "products", "p-A", 422)
+    fail(shop, "products", "p-B", 0, delay=12)
+    fail(erp, "customers", "c-1", 0, delay=1.5)  # the orders flow writes after the letter
     flows = ORDERS + (
         '[flows.products]\nkind = "products"\nsource = "erp"\ntarget = "shop"\n'
         'schedule = "every 1h"\n'
@@ -344,11 +317,7 @@ def test_a_run_left_running_by_a_kill_is_aborted_at_the_next_start(
     def killed_mid_run(key: str) -> None:
         """An order whose create hangs; the run writing it is SIGKILLed."""
         shop.seed("orders", [order(key, f"100{key}")])
-        httpx.post(
-            erp.base_url + "/api/fail",
-            json={"entity": "orders", "key": key, "status": 0, "delay": 30},
-            headers={"Authorization": f"Bearer {erp.token}"},
-        ).raise_for_status()
+        fail(erp, "orders", key, 0, delay=30)
         erp.calls.clear()
         process = subprocess.Popen([IHOST, "-c", str(path), "run", "orders"])
         assert wait_for(lambda: erp.calls_to("/api/orders/search"), seconds=10)
@@ -462,11 +431,7 @@ def test_a_create_whose_answer_was_lost_is_made_once(
     """The debtor create carries no idempotency key: its lost answer is not sent again as
     it is; the order is written again from its existence checks, which find the debtor."""
     shop.seed("orders", [order("1", "1001"), order("2", "1002")])
-    httpx.post(
-        erp.base_url + "/api/fail",
-        json={"entity": "customers", "key": "c-2", "status": 502, "applied": True},
-        headers={"Authorization": f"Bearer {erp.token}"},
-    ).raise_for_status()
+    fail(erp, "customers", "c-2", 502, applied=True)
     result, report = run_flow(config(tmp_path, shop, erp), "orders")
     assert result.code == 0, result.output
     assert {k: a for k, (a, _) in actions(report).items()} == {"1": "created", "2": "created"}
@@ -580,11 +545,7 @@ def test_the_daemon_runs_a_flow_after_another_process_lets_go_of_it(
     tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
 ) -> None:
     shop.seed("orders", [order("1", "1001")])
-    httpx.post(
-        erp.base_url + "/api/fail",
-        json={"entity": "orders", "key": "1", "status": 0, "delay": 3},
-        headers={"Authorization": f"Bearer {erp.token}"},
-    ).raise_for_status()
+    fail(erp, "orders", "1", 0, delay=3)
     path = config(tmp_path, shop, erp)
     by_hand = subprocess.Popen([IHOST, "-c", str(path), "run", "orders"])
     assert wait_for(lambda: erp.calls_to("/api/orders/search"), seconds=10)

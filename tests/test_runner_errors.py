@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
 from flow_data import order, product
-from helpers import actions, run_flow, run_ihost, write_config
+from helpers import actions, fail, run_flow, run_ihost, write_config
 from ihost_testconnectors.sandbox import RecordSandbox
 
 ORDERS = """
@@ -23,19 +20,6 @@ retry_backoff = 0.05
 """
 
 
-@pytest.fixture
-def shop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        running.seed("products", [product("SKU-1")])
-        yield running
-
-
 def config(tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox, flows: str = ORDERS) -> Path:
     return write_config(tmp_path, {"shop": ("testshop", shop), "erp": ("testerp", erp)}, flows)
 
@@ -45,14 +29,6 @@ def five_orders(shop: RecordSandbox) -> None:
         "orders",
         [order(str(i), f"100{i}", updated_at=f"2026-05-0{i}T10:00:00+00:00") for i in range(1, 6)],
     )
-
-
-def fail(sandbox: RecordSandbox, entity: str, key: str, status: int, times: int = 1) -> None:
-    httpx.post(
-        sandbox.base_url + "/api/fail",
-        json={"entity": entity, "key": key, "status": status, "times": times},
-        headers={"Authorization": f"Bearer {sandbox.token}"},
-    ).raise_for_status()
 
 
 def db(tmp_path: Path) -> sqlite3.Connection:

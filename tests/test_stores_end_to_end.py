@@ -6,30 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from flow_data import customer, order, product
-from helpers import IHOST, run_ihost
+from flow_data import customer, order
+from helpers import IHOST, fail, run_ihost
 from ihost_testconnectors.sandbox import RecordSandbox
 from test_daemon import SECRET, free_port, signed, start, stop, wait_for
 
 from host.store import Store
-
-
-@pytest.fixture
-def shop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        running.seed("products", [product("SKU-1")])
-        yield running
 
 
 def config(tmp_path: Path, store_url: str, shop: RecordSandbox, erp: RecordSandbox) -> Path:
@@ -111,11 +96,7 @@ def test_two_runs_of_one_flow_never_overlap(
 
     # and with certain overlap: the first run waits 3 s on its remote
     shop.seed("orders", [order("99", "2099", updated_at="2027-01-01T00:00:00+00:00")])
-    httpx.post(
-        erp.base_url + "/api/fail",
-        json={"entity": "orders", "key": "99", "status": 0, "delay": 3},
-        headers={"Authorization": f"Bearer {erp.token}"},
-    ).raise_for_status()
+    fail(erp, "orders", "99", 0, delay=3)
     erp.calls.clear()
     first = subprocess.Popen([IHOST, "-c", str(path), "run", "orders"], text=True)
     assert wait_for(lambda: erp.calls_to("/api/orders/search"), seconds=10)
