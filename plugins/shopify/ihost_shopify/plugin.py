@@ -415,8 +415,17 @@ class ShopifyPlugin:
                     }
                 )
         if not groups:
+            found_again = (
+                ""
+                if shipment.tracking_number
+                else (
+                    " (a fulfilment without tracking number cannot be found again: if an earlier "
+                    "try of this shipment lost its answer, it is there; resolve this letter)"
+                )
+            )
             raise RecordInvalid(
-                f"order {node['name']} has nothing left to fulfil for shipment {shipment.key}",
+                f"order {node['name']} has nothing left to fulfil for shipment {shipment.key}"
+                + found_again,
                 key=shipment.key,
                 field="lines",
             )
