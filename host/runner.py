@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -246,12 +247,14 @@ class Runner:
         cursor = self.store.get_cursor(cfg.name)
         replay = self.full or records is not None or not cursor
         since = None if replay else datetime.fromisoformat(cursor)
+        reads = self._budget()  # the source's; each write spends from a budget of its own
         try:
             stream = records if records is not None else self.flow.read(since)
-            for chunk in _chunks(self._guarded(stream, source), CHUNK):
-                self._check_stop()
-                self._process(chunk)
-                self._commit()
+            with spending(reads):
+                for chunk in _chunks(self._guarded(stream, source, reads), CHUNK):
+                    self._check_stop()
+                    self._process(chunk)
+                    self._commit()
             self._flush_batch()
             self._commit()
             report.status = "failed" if report.counts["failed"] else "ok"
@@ -297,14 +300,15 @@ class Runner:
         settings = self.flow_config.flow_settings
         return RetryBudget(settings.retries, settings.retry_backoff, breaker=self.breaker)
 
-    def _guarded(self, stream: Iterable[Any], source: Connection) -> Iterator[Any]:
+    def _guarded(
+        self, stream: Iterable[Any], source: Connection, budget: RetryBudget
+    ) -> Iterator[Any]:
         """The source's records; a stream that breaks off ends the run with one clear line.
-        Each read spends from a budget of its own."""
+        Reading spends from `budget` (the current one while it reads), renewed each record."""
         iterator = iter(stream)
         while True:
             try:
-                with spending(self._budget()):
-                    record = next(iterator)
+                record = next(iterator)
             except StopIteration:
                 return
             except FATAL:
@@ -318,6 +322,7 @@ class Runner:
                 raise SourceFailed(
                     f"reading from {source.name} failed: {type(exc).__name__}: {exc}"
                 ) from None
+            budget.renew()
             yield record
 
     # --- one chunk ------------------------------------------------------------------------
@@ -499,7 +504,9 @@ class Runner:
     def _attempt(self, work: Callable[[], Any], unit: Unit | None = None) -> Any:
         """Run `work` within a fresh retry budget (host.retry): what the HTTP layer may not
         repeat, because the remote may have acted on it, is tried again here, the whole
-        write with its existence check. The breaker counts records failing in a row."""
+        write with its existence check. The breaker counts records failing in a row. The
+        first try runs bare: most succeed, and a Retrying for each would cost more than a
+        record's whole write to a fast target."""
         budget = self._budget()
         attempts = 0
 
@@ -510,15 +517,21 @@ class Runner:
                 unit.attempt = attempts
             return work()
 
-        retrying = Retrying(
-            retry=retry_if_exception(budget.allows),
-            stop=stop_never,  # the budget decides
-            wait=lambda _state: budget.delay,
-            reraise=True,
-        )
         try:
             with spending(budget):
-                result = retrying(once)
+                try:
+                    result = once()
+                except TransientError as exc:
+                    if not budget.allows(exc):
+                        raise
+                    time.sleep(budget.delay)
+                    retrying = Retrying(
+                        retry=retry_if_exception(budget.allows),
+                        stop=stop_never,  # the budget decides
+                        wait=lambda _state: budget.delay,
+                        reraise=True,
+                    )
+                    result = retrying(once)
         except TransientError as exc:
             self.breaker.record_done(exc)
             raise

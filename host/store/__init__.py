@@ -295,7 +295,9 @@ class Store:
         """The bindings of the given source keys, by source key (unbound keys absent);
         `snapshots=False` leaves the (large) snapshots unread."""
         wanted = list(dict.fromkeys(keys))
-        original = {store_key(k): k for k in wanted if not _fits(k)}
+        original = {
+            store_key(k): k for k in wanted if len(k) > KEY_LENGTH or "\x00" in k
+        }  # (inline: this runs for every record of every run)
         if original:
             wanted = [k if _fits(k) else store_key(k) for k in wanted]
         found: dict[str, Binding] = {}
@@ -361,8 +363,10 @@ class Store:
                 source,
                 target,
                 entity,
-                key if _fits(key) else store_key(key),
-                target_id if _fits(target_id) else store_key(target_id),
+                key if len(key) <= KEY_LENGTH and "\x00" not in key else store_key(key),
+                target_id
+                if len(target_id) <= KEY_LENGTH and "\x00" not in target_id
+                else store_key(target_id),
                 digest,
                 _json_text(snapshot),
             )
