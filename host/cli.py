@@ -278,6 +278,11 @@ def check(obj: Context, connection: str) -> None:
     click.echo(f"{label}: ok ({elapsed:.2f}s)")
 
 
+def _no_flow(config: Config, flow: str) -> ConfigError:
+    known = ", ".join(config.flows) or "none"
+    return ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
+
+
 class _CheckFailed(IntegrationError):
     """Any failure of a connection check means: unreachable or unauthorised (exit 3)."""
 
@@ -383,8 +388,7 @@ def run_command(obj: Context, flow: str, dry_run: bool, full: bool, as_json: boo
 
     config = obj.config()
     if flow not in config.flows:
-        known = ", ".join(config.flows) or "none"
-        raise ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
+        raise _no_flow(config, flow)
     runner = Runner(config, flow, obj.registry, dry_run=dry_run, full=full)
     progress = _Progress(runner)
     try:
@@ -549,8 +553,7 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
     config, store = _store(obj)
     runs = store.list_runs(flow, limit=limit)
     if flow and not runs and flow not in config.flows:
-        known = ", ".join(config.flows) or "none"
-        raise ConfigError(f"{config.path.name}: no flow {flow!r} (configured: {known})")
+        raise _no_flow(config, flow)
     if run_id is not None and store.get_run(run_id) is None:
         newest = store.list_runs(limit=1)
         hint = f"the newest is run {newest[0]['id']}" if newest else "no run has been made yet"
