@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ class Fault:
     times: int = 1
     seconds: float = 0.0
     body_contains: str | None = None
-    hits: int = field(default=0)
+    hits: int = 0
 
 
 class _CallRecorder:

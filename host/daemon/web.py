@@ -14,6 +14,7 @@ another site's (cross-site request forgery). Webhooks are exempt: they are signe
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from host.deadletters import next_retry, retry
 from host.errors import FlowBusy
 from host.matrix import build_matrix, render_html
 from host.secrets import redact
-from host.store import Store
+from host.store import DeadLetter, Store
 
 if TYPE_CHECKING:
     from host.daemon.service import Daemon
@@ -121,9 +122,7 @@ def build_app(daemon: Daemon) -> FastAPI:
     def flows() -> list[dict[str, Any]]:
         with store() as db:
             rows = []
-            letters: dict[str, int] = {}
-            for letter in db.list_dead_letters():
-                letters[letter.flow] = letters.get(letter.flow, 0) + 1
+            letters = Counter(letter.flow for letter in db.list_dead_letters())
             for name, flow in daemon.config.flows.items():
                 runs = db.list_runs(name, limit=1)
                 last = runs[0] if runs else None
@@ -158,6 +157,11 @@ def build_app(daemon: Daemon) -> FastAPI:
         for event in events:
             event.pop("payload", None)
         return run, events
+
+    def next_retry_of(letter: DeadLetter) -> Any:
+        """When the daemon retries `letter` by itself (None: it will not)."""
+        flow = daemon.config.flows.get(letter.flow)
+        return next_retry(letter, flow) if flow is not None else None
 
     def letter_action(letter_id: int, action: str) -> str:
         with store() as db:
@@ -201,10 +205,7 @@ def build_app(daemon: Daemon) -> FastAPI:
     def page_letters(request: Request, message: str | None = None) -> Any:
         with store() as db:
             letters = db.list_dead_letters()
-        flows = daemon.config.flows
-        upcoming = {
-            d.id: next_retry(d, flows[d.flow]) if d.flow in flows else None for d in letters
-        }
+        upcoming = {d.id: next_retry_of(d) for d in letters}
         return TEMPLATES.TemplateResponse(
             request,
             "deadletters.html",
@@ -276,11 +277,10 @@ def build_app(daemon: Daemon) -> FastAPI:
         """Dead letters (open ones unless all=true), without their payloads."""
         with store() as db:
             letters = db.list_dead_letters(status=None if all else "open")
-        flows = daemon.config.flows
         return [
             {
                 **{k: v for k, v in vars(d).items() if k != "payload"},
-                "next_retry": next_retry(d, flows[d.flow]) if d.flow in flows else None,
+                "next_retry": next_retry_of(d),
             }
             for d in letters
         ]

@@ -295,11 +295,10 @@ class Store:
         """The bindings of the given source keys, by source key (unbound keys absent);
         `snapshots=False` leaves the (large) snapshots unread."""
         wanted = list(dict.fromkeys(keys))
-        original = {
-            store_key(k): k for k in wanted if len(k) > KEY_LENGTH or "\x00" in k
-        }  # (inline: this runs for every record of every run)
-        if original:
-            wanted = [k if _fits(k) else store_key(k) for k in wanted]
+        original: dict[str, str] = {}  # stored key -> key asked, when some key is odd
+        if any(len(k) > KEY_LENGTH or "\x00" in k for k in wanted):  # inline: a hot path
+            original = {store_key(k): k for k in wanted}
+            wanted = list(original)
         found: dict[str, Binding] = {}
         with self.transaction(write=False) as db:
             for start in range(0, len(wanted), 500):
