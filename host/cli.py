@@ -743,8 +743,17 @@ def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None
 @cli.command()
 @click.argument("system")
 @click.option("--port", default=0, show_default="ephemeral", help="Port on 127.0.0.1.")
-def sandbox(system: str, port: int) -> None:
-    """Run the emulator of SYSTEM on 127.0.0.1 until interrupted."""
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='A JSON file {"kind": [records in the remote\'s own shape], ...} to load first.',
+)
+def sandbox(system: str, port: int, seed_file: Path | None) -> None:
+    """Run the emulator of SYSTEM on 127.0.0.1 until interrupted.
+
+    A running sandbox also takes records over HTTP: POST a JSON list to
+    /_sandbox/seed/KIND (a test-only path no real remote has)."""
     from stevedore import DriverManager
     from stevedore.exception import NoMatches
 
@@ -755,6 +764,12 @@ def sandbox(system: str, port: int) -> None:
             f"no sandbox for {system!r}; install it with: pip install {package_for(system)}"
         ) from None
     box = driver.driver(port=port)
+    if seed_file is not None:
+        try:
+            seeded = box.seed_file(seed_file)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        click.echo("seeded " + ", ".join(f"{n} {kind}" for kind, n in seeded.items()))
     try:
         url = box.start()
     except OSError as exc:

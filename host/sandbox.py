@@ -14,6 +14,7 @@ refused before the remote acts on it, or acted on with its answer lost.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -21,14 +22,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
+_S = TypeVar("_S", bound="Sandbox")
+#: Where a running sandbox takes seed records over HTTP (test-only; no real remote has it).
+SEED_PATH = "/_sandbox/seed"
 
 _warned: set[str] = set()
 
@@ -205,7 +211,44 @@ class Sandbox:
     # --- lifecycle ------------------------------------------------------------------------
 
     def app(self) -> ASGIApp:
-        return _CallRecorder(Starlette(routes=self.routes()), self.calls, self.lock, self.faults)
+        # first: a sandbox's own catch-all route must not take the seed path
+        routes = [Route(SEED_PATH + "/{kind}", self._seed_route, methods=["POST"]), *self.routes()]
+        return _CallRecorder(Starlette(routes=routes), self.calls, self.lock, self.faults)
+
+    async def _seed_route(self, request: Request) -> Response:
+        """`POST /_sandbox/seed/{kind}` with a JSON list of records (or {"records": [...]}):
+        the test-only way to seed a running sandbox over HTTP; 400 names what was refused."""
+        kind = request.path_params["kind"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+        records = body.get("records") if isinstance(body, dict) else body
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            return JSONResponse(
+                {"error": "the body must be a JSON list of records (objects)"}, status_code=400
+            )
+        try:
+            self.seed(kind, records)
+        except (ValueError, KeyError, TypeError) as exc:  # the message names kind and field
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"seeded": len(records)})
+
+    def seed_file(self, path: Path) -> dict[str, int]:
+        """Seed from a JSON file `{kind: [records], ...}` (`ihost sandbox X --seed FILE`);
+        returns how many records of each kind; ValueError names what was refused."""
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read seed file {path}: {exc}") from None
+        if not isinstance(content, dict) or not all(isinstance(v, list) for v in content.values()):
+            raise ValueError(f"{path}: expected an object of kinds, each a list of records")
+        for kind, records in content.items():
+            try:
+                self.seed(kind, records)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}: {kind}: {exc}") from None
+        return {kind: len(records) for kind, records in content.items()}
 
     def inject(
         self,
@@ -271,7 +314,7 @@ class Sandbox:
         self._server = self._thread = None
         self._base_url = None
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self: _S) -> _S:
         self.start()
         return self
 

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from host.models import Customer, Product
+from host.models import Address, Customer, Product
 
 FINANCIAL_STATUS = {
     "PENDING": "pending",
@@ -275,14 +275,25 @@ def product_set_input(
 
 
 def customer_input(customer: Customer, existing_id: str | None) -> dict[str, Any]:
-    """The CustomerInput for a canonical customer (the company goes on its addresses)."""
+    """The CustomerInput for a canonical customer.
+
+    Shopify keeps a company only on a customer's addresses: a new company customer
+    without an address gets one holding just the company (an existing one keeps the
+    addresses it has). A company without a contact person is named by its company (as
+    lastName), the name Shopify shows for it."""
+    addresses = _distinct_addresses(customer)
+    if not addresses and customer.company and not existing_id:
+        addresses = [Address(company=customer.company)]
+    first, last = customer.first_name, customer.last_name
+    if not (first or last):
+        last = customer.company
     data: dict[str, Any] = {
         "email": customer.email,
-        "firstName": customer.first_name,
-        "lastName": customer.last_name,
+        "firstName": first,
+        "lastName": last,
         "phone": customer.phone,
         "tags": [customer.group] if customer.group else None,
-        "addresses": [mailing_address(a, customer) for a in _distinct_addresses(customer)] or None,
+        "addresses": [mailing_address(a, customer) for a in addresses] or None,
     }
     if existing_id:
         data["id"] = gid("Customer", existing_id)
@@ -338,6 +349,25 @@ def product_problems(product: Product) -> list[tuple[str, str]]:
 
 def customer_problems(customer: Customer) -> list[tuple[str, str]]:
     """(field, problem) for what Shopify would refuse in `customer`."""
-    if not (customer.email or customer.phone or customer.first_name or customer.last_name):
+    named = customer.first_name or customer.last_name or customer.company
+    if not (customer.email or customer.phone or named):
         return [("email", "Shopify needs an e-mail address, a phone number or a name")]
     return []
+
+
+#: the customer fields a Shopify customer is found by, in the order they are tried
+CUSTOMER_MATCH = ("email", "phone")
+
+
+def customer_match_value(field: str, value: str) -> str:
+    """`value` as compared when finding a customer: an e-mail address without case, a
+    phone number without spaces, dashes, dots or brackets."""
+    if field == "phone":
+        return re.sub(r"[^\d+]", "", value)
+    return value.strip().lower()
+
+
+def customer_search(field: str, value: str) -> str:
+    """The customers search term for one field's value, quoted for Shopify's syntax."""
+    quote = '"' if "'" in value else "'"
+    return f"{field}:{quote}{value}{quote}"

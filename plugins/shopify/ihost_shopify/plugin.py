@@ -27,7 +27,7 @@ from host.models import (
     WebhookEvent,
     record_or_invalid,
 )
-from ihost_shopify import convert, queries
+from ihost_shopify import bulk, convert, queries
 from ihost_shopify.client import ShopifyClient, user_errors
 
 SKU_CHUNK = 50  # SKUs per search query: keeps the query string and its cost small
@@ -51,6 +51,17 @@ class ShopifySettings(BaseModel):
         ge=1,
         le=50,
         description="orders per page: each costs ~220 of the 1000 points a query may",
+    )
+    bulk_backfill: bool = Field(
+        True,
+        description="read a first or --full sync of orders with a bulk operation (one "
+        "export file instead of thousands of pages); false: page as for later runs",
+    )
+    bulk_poll_seconds: float = Field(
+        2.0, gt=0, le=60, description="seconds between checks on a running bulk operation"
+    )
+    bulk_timeout: float = Field(
+        6 * 3600.0, gt=0, description="seconds to wait for a bulk export before paging instead"
     )
     timeout: float = Field(30.0, gt=0, description="seconds per request")
 
@@ -138,6 +149,31 @@ class ShopifyPlugin:
                 return
             after = page["pageInfo"]["endCursor"]
 
+    def _rest_of(self, node: dict[str, Any], field: str, query: str, root: str) -> None:
+        """Read the rest of `node[field]`, a connection Shopify answered one page of: an
+        order is never read short (its lines, shipping lines, refund lines)."""
+        connection = node.get(field)
+        while connection and connection["pageInfo"]["hasNextPage"]:
+            after = connection["pageInfo"]["endCursor"]
+            more = self.client.execute(query, {"id": node["id"], "after": after})[root] or {}
+            if field not in more:
+                raise RemoteRejected(f"shopify: {node['id']} went away while reading its {field}")
+            connection["nodes"] += more[field]["nodes"]
+            connection["pageInfo"] = more[field]["pageInfo"]
+
+    def _whole_orders(self, search: str, full: bool) -> Iterator[dict[str, Any]]:
+        """Orders with every line: a first or full read as a bulk operation (when the
+        settings allow and Shopify runs it), otherwise page by page."""
+        if full and self.settings.bulk_backfill:
+            exported = bulk.export_orders(self.client, search, self.settings)
+            if exported is not None:
+                yield from exported
+                return
+        for node in self._orders(queries.ORDERS, search):
+            self._rest_of(node, "lineItems", queries.ORDER_LINES, "order")
+            self._rest_of(node, "shippingLines", queries.ORDER_SHIPPING_LINES, "order")
+            yield node
+
     @staticmethod
     def _since(since: datetime | None) -> str:
         return f"updated_at:>='{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'" if since else ""
@@ -148,7 +184,8 @@ class ShopifyPlugin:
         if statuses:
             filters = [convert.STATUS_FILTER[s] for s in statuses if s in convert.STATUS_FILTER]
             terms.append("(" + " OR ".join(filters) + ")")
-        for node in self._orders(queries.ORDERS, " ".join(t for t in terms if t)):
+        search = " ".join(t for t in terms if t)
+        for node in self._whole_orders(search, full=since is None):
             yield record_or_invalid(
                 Order, convert.order(node), key=convert.legacy_id(node["id"]), payload=node
             )
@@ -156,6 +193,8 @@ class ShopifyPlugin:
     @hookimpl
     def fetch_refunds(self, since: datetime | None) -> Iterator[Refund]:
         for node in self._orders(queries.REFUNDS, self._since(since)):
+            for refund in node.get("refunds") or []:
+                self._rest_of(refund, "refundLineItems", queries.REFUND_LINES, "node")
             for data in convert.refunds(node):
                 if (
                     since is None
@@ -329,20 +368,35 @@ class ShopifyPlugin:
 
     @hookimpl
     def find_debtor(self, customer: Customer, match_on: str) -> str | None:
-        if match_on not in ("email", "phone"):
+        """The customer with `match_on`'s value, else with the other of e-mail and phone:
+        a customer Shopify has (a second run, one made in the shop) is found, not made
+        twice."""
+        if match_on not in convert.CUSTOMER_MATCH:
             raise RecordInvalid(
                 f"shopify finds customers by email or phone, not {match_on}", field=match_on
             )
-        value = getattr(customer, match_on)
-        if not value:
+        order = [match_on, *(f for f in convert.CUSTOMER_MATCH if f != match_on)]
+        known = [(field, str(value)) for field in order if (value := getattr(customer, field))]
+        if not known:
             raise RecordInvalid(
-                f"customer {customer.key} has no {match_on}", key=customer.key, field=match_on
+                f"customer {customer.key} has no email or phone: Shopify could not find it "
+                "again, and would make it twice",
+                key=customer.key,
+                field=match_on,
             )
-        nodes = self.client.execute(queries.CUSTOMERS_BY, {"query": f"{match_on}:'{value}'"})[
-            "customers"
-        ]["nodes"]
+        for field, value in known:
+            found = self._customer_by(field, value)
+            if found:
+                return found
+        return None
+
+    def _customer_by(self, field: str, value: str) -> str | None:
+        """The id of the customer whose `field` is `value` (compared as Shopify keeps it)."""
+        search = convert.customer_search(field, value)
+        nodes = self.client.execute(queries.CUSTOMERS_BY, {"query": search})["customers"]["nodes"]
+        wanted = convert.customer_match_value(field, value)
         for node in nodes:
-            if (node.get(match_on) or "").lower() == str(value).lower():
+            if convert.customer_match_value(field, node.get(field) or "") == wanted:
                 return convert.legacy_id(node["id"])
         return None
 
@@ -391,6 +445,9 @@ class ShopifyPlugin:
             numbers = {t.get("number") for t in fulfillment.get("trackingInfo") or []}
             if shipment.tracking_number and shipment.tracking_number in numbers:
                 return convert.legacy_id(fulfillment["id"])
+        self._rest_of(node, "fulfillmentOrders", queries.ORDER_FULFILMENT_ORDERS, "order")
+        for fulfillment_order in node["fulfillmentOrders"]["nodes"]:
+            self._rest_of(fulfillment_order, "lineItems", queries.FULFILMENT_ORDER_LINES, "node")
         wanted = {line.sku: int(line.quantity) for line in shipment.lines}
         groups = []
         for fulfillment_order in node["fulfillmentOrders"]["nodes"]:

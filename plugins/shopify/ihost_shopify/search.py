@@ -1,15 +1,17 @@
-"""Shopify's search syntax (api/shopify.md §3), as far as the connector uses it.
+"""Shopify's search syntax (api/shopify.md §3).
 
 `field:value` terms joined by whitespace (AND) or OR, NOT / `-` to negate, parentheses
-to group, comparators `:<`, `:>`, `:<=`, `:>=`, values quoted with ' or ", and a
-trailing `*` for a prefix match.
+to group, comparators `:<`, `:>`, `:<=`, `:>=`, values quoted with ' or ", a trailing
+`*` for a prefix match, and free text (a bare word) matched against the resource's
+default fields (the `""` entry of the field map). Dates may be given as a day
+(`updated_at:>=2026-05-01`, read as midnight UTC) or a full ISO 8601 timestamp.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 _TOKEN = re.compile(
@@ -43,6 +45,8 @@ def _compare(actual: Any, op: str, wanted: str) -> bool:
     if op == ":":
         return text.lower() == wanted.lower()
     left, right = _orderable(text), _orderable(wanted)
+    if type(left) is not type(right):  # a date against a word: compare the text
+        left, right = text, wanted
     return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[
         op.lstrip(":")
     ]
@@ -50,12 +54,15 @@ def _compare(actual: Any, op: str, wanted: str) -> bool:
 
 def _orderable(text: str) -> Any:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
+        pass
+    else:
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def compile_search(query: str | None, fields: Mapping[str, Callable[[Any], Any]]) -> Predicate:
@@ -106,6 +113,8 @@ def compile_search(query: str | None, fields: Mapping[str, Callable[[Any], Any]]
             return inner
         if kind == "term":
             return term(text)
+        if kind == "word" and "" in fields:
+            return term("-:" + text[1:] if text.startswith("-") else ":" + text)
         raise SearchError(f"cannot search for {text!r}: use field:value")
 
     def term(text: str) -> Predicate:
@@ -120,8 +129,11 @@ def compile_search(query: str | None, fields: Mapping[str, Callable[[Any], Any]]
         value = rest.strip("'\"")
         getter = fields.get(field)
         if getter is None:
-            known = ", ".join(sorted(fields))
-            raise SearchError(f"unknown search field {field!r} (searchable: {known})")
+            known = ", ".join(sorted(f for f in fields if f))
+            raise SearchError(
+                f"unknown search field {field!r}: not emulated by the ihost sandbox "
+                f"(searchable: {known})"
+            )
         check: Predicate = lambda n: _compare(getter(n), op, value)  # noqa: E731
         return (lambda n: not check(n)) if negate else check
 
