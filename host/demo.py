@@ -29,6 +29,8 @@ FLOWS = (
 )
 STAMP = "2026-11-20T09:30:00Z"
 MARKER = ".ihost-demo"  # in a directory the demo made: it may replace its own files there
+#: the AFAS GetConnector for debtors the demo reads (see the AFAS README)
+DEBTORS_WITH_NAMES = "ihost_Debtors"
 OWN_FILES = {MARKER, "ihost.toml", "ihost.db", "ihost.db-wal", "ihost.db-shm"}
 
 
@@ -149,17 +151,19 @@ def seed_shop(shop: Any, erp: Any) -> None:
             )
         ],
     )
+    anna = {
+        "DebtorId": "10500",
+        "DebtorName": "Anna de Vries",
+        "Email": "anna@example.com",
+        "TelNr": "+31201234567",
+        "ModifiedDate": STAMP,
+    }
+    erp.seed(afas.DEBTORS, [anna])
+    # the same debtor in the debtors GetConnector the AFAS README suggests, which says
+    # whether a debtor is a person and gives the name in parts
     erp.seed(
-        afas.DEBTORS,
-        [
-            {
-                "DebtorId": "10500",
-                "DebtorName": "Anna de Vries",
-                "Email": "anna@example.com",
-                "TelNr": "+31201234567",
-                "ModifiedDate": STAMP,
-            }
-        ],
+        DEBTORS_WITH_NAMES,
+        [{**anna, "Type": "PER", "FirstName": "Anna", "NamePrefix": "de", "LastName": "Vries"}],
     )
 
 
@@ -196,6 +200,8 @@ def write_config(directory: Path, shop: Any, erp: Any) -> Path:
         lines += [
             f"{key} = {json.dumps(value)}" for key, value in box.connection_settings().items()
         ]
+        if plugin == "afas":
+            lines.append(f'get_connectors = {{ debtors = "{DEBTORS_WITH_NAMES}" }}')
         lines.append("")
     for flow, kind, source, target in FLOWS:
         lines.append(

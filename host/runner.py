@@ -41,7 +41,7 @@ from host.models import validation_problems
 from host.plugins import Connection, Registry
 from host.retry import Breaker, RetryBudget, spending
 from host.secrets import redact, scrub
-from host.store import Store
+from host.store import BindingItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Runner:
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
         self._pending: list[Unit] = []
-        self._unbound: list[tuple[str, str, str, str | None]] = []  # bindings for the next commit
+        self._unbound: list[BindingItem] = []  # bindings for the next commit
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
         self._open_letters: set[str] = set()
@@ -390,9 +390,13 @@ class Runner:
             if unit.source_key in failed:
                 continue
             binding = unit.binding
-            if binding is not None and (create_once or binding.content_hash == unit.content_hash):
-                add(unit.key, "unchanged", binding.target_id)
-                continue
+            if binding is not None:
+                if binding.content_hash == unit.content_hash:
+                    add(unit.key, "unchanged", binding.target_id)
+                    continue
+                if create_once:  # created once: a change is the flow's to judge, not to write
+                    self._bound_changed(unit)
+                    continue
             if validate is not None and not self._valid(unit, validate):
                 continue
             if batched:
@@ -429,6 +433,19 @@ class Runner:
             return False
         return True
 
+    def _bound_changed(self, unit: Unit) -> None:
+        """A record created once whose content changed since: the flow says what it makes
+        of that (reported, or unchanged); nothing is written."""
+        try:
+            outcome = self.flow.changed(unit)
+        except FATAL:
+            raise
+        except Exception as exc:
+            self._fail(unit.source_key, unit, exc)
+            return
+        level = "warning" if outcome.action == "skipped" else None
+        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, level=level)
+
     def _write(self, unit: Unit) -> None:
         self.current = unit.key
         try:
@@ -440,7 +457,13 @@ class Runner:
             return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
             self._unbound.append(
-                (unit.key, outcome.target_id, unit.content_hash, unit.stored_snapshot)
+                (
+                    unit.key,
+                    outcome.target_id,
+                    unit.content_hash,
+                    unit.stored_snapshot,
+                    self.flow.fingerprint(unit),
+                )
             )
         changes = self._changes_of(outcome.action, unit)
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
@@ -555,18 +578,20 @@ class Runner:
         target_id: str | None = None,
         reason: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        level: str | None = None,
     ) -> None:
         self.report.add(key, action, target_id, reason, changes)
         if action != "unchanged":
             message = "changed: " + ", ".join(changes) if changes else reason
-            self._events.append(
-                {
-                    "record_key": key,
-                    "action": action,
-                    "target_id": target_id,
-                    "message": scrub(message) if message else None,
-                }
-            )
+            event = {
+                "record_key": key,
+                "action": action,
+                "target_id": target_id,
+                "message": scrub(message) if message else None,
+            }
+            if level is not None:
+                event["level"] = level
+            self._events.append(event)
 
     def _resolve_letters(self, source_keys: Iterable[str]) -> None:
         """Resolve (at the next commit) the open dead letters of records that went through."""

@@ -245,4 +245,4 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
             pass
         with store.engine.connect() as db:
             version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'"))
-            assert version.scalar() == "2"
+            assert version.scalar() == "3"

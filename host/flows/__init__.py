@@ -113,6 +113,35 @@ def content_hash(text: str) -> str:
 
 
 HASH_LENGTH = 64
+FIELD_HASH_LENGTH = 8
+
+
+def field_hashes(snapshot: dict[str, Any], ignore: frozenset[str]) -> dict[str, str]:
+    """A short hash of each field of a snapshot, nested objects one level deep
+    ({"billing_address.city": "1f2e3d4c", "lines": ...}): what changed can be named later
+    without keeping the values. Fields named in `ignore` (at either level) and empty ones
+    are left out."""
+    found: dict[str, str] = {}
+    for name, value in snapshot.items():
+        if name in ignore or value is None:
+            continue
+        if isinstance(value, dict):
+            for inner, item in value.items():
+                if inner not in ignore and item is not None:
+                    found[f"{name}.{inner}"] = _short_hash(item)
+        else:
+            found[name] = _short_hash(value)
+    return found
+
+
+def _short_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:FIELD_HASH_LENGTH]
+
+
+def changed_fields(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The names of the fields whose hashes differ (set, changed or emptied), sorted."""
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
 
 class Flow:
@@ -159,6 +188,17 @@ class Flow:
 
     def write(self, unit: Unit) -> Outcome:
         raise NotImplementedError
+
+    def fingerprint(self, unit: Unit) -> str | None:
+        """What the binding keeps of a record `write` wrote, to tell later which fields
+        changed (JSON {field: short hash}, no values), or None for nothing."""
+        return None
+
+    def changed(self, unit: Unit) -> Outcome:
+        """What becomes of a bound record whose content changed, in a flow that creates
+        once (`create_once`): by default nothing ("unchanged")."""
+        target_id = unit.binding.target_id if unit.binding is not None else None
+        return Outcome("unchanged", target_id)
 
     def write_batch(self, units: list[Unit]) -> list[str]:
         """Write a batch (all or nothing); returns the target id of each unit."""

@@ -4,18 +4,31 @@ Order of checks, as users of such a service expect: the order already exists (bo
 found by find_order) -> skipped; every SKU must exist in the target, else the order fails
 naming the SKU; the debtor is the default debtor, or found by e-mail (or another field)
 and updated, or created; then the order is created with the flow's order type.
+
+An order is created once. When its content changes in the source afterwards (lines,
+quantities, amounts, addresses, ...), or it is cancelled, the run says so (`on_change =
+"report"`): skipped, naming the fields that changed, never their values. The binding
+keeps a fingerprint of what was written (a short hash per field) for that comparison.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
-from host.flows import Flow, FlowSettings, Outcome, Unit
+from host.flows import Flow, FlowSettings, Outcome, Unit, changed_fields, field_hashes
 from host.flows.customers import check_match_field, resolve_debtor
 from host.models import OrderStatus, OrderType
+from host.store import Binding
+
+#: statuses of an order called off after it was created: followed once it is bound
+CANCELLED = ("cancelled", "voided")
+#: what the source changes as an order goes on (paid, fulfilled, refunded, tagged, a
+#: customer's profile touched): no edit of what was created
+LIFECYCLE = frozenset({"updated_at", "status", "fulfillment_status", "tags"})
 
 
 class OrdersSettings(FlowSettings):
@@ -32,11 +45,29 @@ class OrdersSettings(FlowSettings):
     default_debtor: str | None = Field(None, description="book every order on this debtor")
     update_debtors: bool = Field(True, description="update a debtor found in the target")
 
+    on_change: str = Field(
+        "report",
+        description="what an order edited or cancelled after it was created becomes: "
+        '"report" (skipped, naming the fields that changed)',
+    )
+
     @field_validator("statuses")
     @classmethod
     def _not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError('give at least one status, e.g. ["paid"]')
+        return value
+
+    @field_validator("on_change")
+    @classmethod
+    def _report_only(cls, value: str) -> str:
+        if value in ("update", "cancel"):
+            raise ValueError(
+                f'"{value}" is not possible: no connector can change or cancel an order it '
+                'has created (ihost has no hook for it yet); use "report"'
+            )
+        if value != "report":
+            raise ValueError('must be "report"')
         return value
 
 
@@ -46,13 +77,59 @@ class OrdersFlow(Flow):
     create_once = True
 
     def read(self, since: Any) -> Any:
-        statuses = list(self.settings.statuses)
+        """The orders of the selected statuses, and cancelled ones (to report those that
+        were created before)."""
+        statuses = list(dict.fromkeys([*self.settings.statuses, *CANCELLED]))
         return self.ctx.source.hook.fetch_orders(since=since, statuses=statuses)
 
     def select(self, record: Any) -> str | None:
-        if record.status not in self.settings.statuses:
-            return f"status {record.status} is not one of {', '.join(self.settings.statuses)}"
-        return None
+        status = record.status
+        if status in self.settings.statuses:
+            return None
+        if status in CANCELLED and self._bound(record.key):
+            return None  # created before it was cancelled: changed() reports it
+        return f"status {status} is not one of {', '.join(self.settings.statuses)}"
+
+    def _bound(self, key: str) -> bool:
+        ctx = self.ctx
+        found = ctx.store.get_bindings(
+            ctx.source.name, ctx.target.name, self.kind, [key], snapshots=False
+        )
+        return key in found
+
+    def fingerprint(self, unit: Unit) -> str:
+        return _as_json(field_hashes(unit.snapshot, LIFECYCLE))
+
+    def changed(self, unit: Unit) -> Outcome:
+        """An order edited or cancelled since it was created: reported, not written."""
+        binding = unit.binding
+        if binding is None:  # the runner asks only for bound units
+            return Outcome("unchanged")
+        order = unit.record
+        notes = []
+        if order.status in CANCELLED and order.status not in self.settings.statuses:
+            notes.append(f"{order.status} after creation")
+        before = self._written(unit, binding)
+        if before is not None:
+            fields = changed_fields(before, field_hashes(unit.snapshot, LIFECYCLE))
+            if fields:
+                notes.append("changed after creation: " + ", ".join(fields))
+        if not notes:
+            return Outcome("unchanged", binding.target_id)
+        target = self.ctx.target.name
+        notes.append(f"on_change = report: {target} keeps the order as it was created")
+        return Outcome("skipped", binding.target_id, "; ".join(notes))
+
+    def _written(self, unit: Unit, binding: Binding) -> dict[str, str] | None:
+        """The field hashes of the order as it was written: from the binding's fingerprint,
+        else (bound before fingerprints were kept) from its snapshot while it is kept."""
+        if binding.fingerprint:
+            found: dict[str, str] = json.loads(binding.fingerprint)
+            return found
+        ctx = self.ctx
+        full = ctx.store.get_binding(ctx.source.name, ctx.target.name, self.kind, unit.key)
+        snapshot = full.snapshot if full is not None else None
+        return field_hashes(snapshot, LIFECYCLE) if isinstance(snapshot, dict) else None
 
     def write(self, unit: Unit) -> Outcome:
         order = unit.record
@@ -106,3 +183,7 @@ class OrdersFlow(Flow):
         if action in ("created", "updated"):
             self.ctx.event(order.key, f"debtor {debtor_id} {action}", level="info")
         return debtor_id
+
+
+def _as_json(value: dict[str, str]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -43,7 +43,11 @@ from host.store.schema import (
     webhook_events,
 )
 
-__all__ = ["Binding", "DeadLetter", "FlowLock", "Store", "check_url"]
+__all__ = ["Binding", "BindingItem", "DeadLetter", "FlowLock", "Store", "check_url"]
+
+#: what put_bindings records: (source key, target id, content hash, snapshot), and
+#: optionally a fingerprint (JSON text) at the end
+BindingItem = tuple[str, str, str | None, Any] | tuple[str, str, str | None, Any, str | None]
 
 BUSY_TIMEOUT_MS = 120_000  # another process's write: wait, do not fail
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -67,6 +71,7 @@ class Binding:
     content_hash: str | None
     snapshot_json: str | None
     updated_at: datetime
+    fingerprint: str | None = None  # what the flow keeps to tell what changed (JSON)
 
     @property
     def snapshot(self) -> Any:
@@ -140,6 +145,7 @@ def _binding(row: Any) -> Binding:
         values["content_hash"],
         values["snapshot"],
         values["updated_at"],
+        values["fingerprint"],
     )
 
 
@@ -236,7 +242,9 @@ class Store:
 
     def _migrate(self, db: DbConnection, found: int) -> None:
         if found < 2:
-            db.execute(sa.text("ALTER TABLE dead_letters ADD COLUMN detail TEXT"))
+            _add_column(db, "dead_letters", "detail")
+        if found < 3:
+            _add_column(db, "bindings", "fingerprint")
         db.execute(meta.update().where(meta.c.name == "schema").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
@@ -307,15 +315,23 @@ class Store:
                     marks = ",".join("?" * len(chunk))
                     snapshot = "snapshot" if snapshots else "NULL"
                     rows = db.exec_driver_sql(
-                        f"SELECT source_key, target_id, content_hash, {snapshot}, updated_at "
-                        "FROM bindings WHERE source = ? AND target = ? AND entity = ? "
-                        f"AND source_key IN ({marks})",
+                        f"SELECT source_key, target_id, content_hash, {snapshot}, updated_at, "
+                        "fingerprint FROM bindings WHERE source = ? AND target = ? "
+                        f"AND entity = ? AND source_key IN ({marks})",
                         (source, target, entity, *chunk),
                     )
-                    for key, target_id, digest, snapshot, stamp in rows:
+                    for key, target_id, digest, snapshot, stamp, fingerprint in rows:
                         when = datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc)
                         found[key] = Binding(
-                            source, target, entity, key, target_id, digest, snapshot, when
+                            source,
+                            target,
+                            entity,
+                            key,
+                            target_id,
+                            digest,
+                            snapshot,
+                            when,
+                            fingerprint,
                         )
                     continue
                 query = sa.select(bindings).where(
@@ -352,10 +368,11 @@ class Store:
         source: str,
         target: str,
         entity: str,
-        items: Iterable[tuple[str, str, str | None, Any]],
+        items: Iterable[BindingItem],
     ) -> None:
-        """Record (source key, target id, content hash, snapshot) items, replacing older
-        ones; a snapshot is JSON text or a value to serialise."""
+        """Record (source key, target id, content hash, snapshot[, fingerprint]) items,
+        replacing older ones; a snapshot is JSON text or a value to serialise, a
+        fingerprint JSON text."""
         now = utcnow()
         rows = [
             (
@@ -368,20 +385,25 @@ class Store:
                 else store_key(target_id),
                 digest,
                 _json_text(snapshot),
+                fingerprint[0] if fingerprint else None,
             )
-            for key, target_id, digest, snapshot in items
+            for key, target_id, digest, snapshot, *fingerprint in items
         ]
         if not rows:
             return
+        if len({row[3] for row in rows}) < len(rows):  # a key twice: the last one counts
+            rows = list({row[3]: row for row in rows}.values())
         with self.transaction() as db:
             if self._sqlite:
                 stamp = _sqlite_stamp(now)
                 db.exec_driver_sql(
                     "INSERT INTO bindings (source, target, entity, source_key, target_id, "
-                    "content_hash, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "content_hash, snapshot, fingerprint, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (source, target, entity, source_key) DO UPDATE SET "
                     "target_id = excluded.target_id, content_hash = excluded.content_hash, "
-                    "snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+                    "snapshot = excluded.snapshot, fingerprint = excluded.fingerprint, "
+                    "updated_at = excluded.updated_at",
                     [(*row, stamp) for row in rows],
                 )
                 return
@@ -393,6 +415,7 @@ class Store:
                 "target_id",
                 "content_hash",
                 "snapshot",
+                "fingerprint",
             )
             self._upsert(
                 db,
@@ -688,6 +711,13 @@ class Store:
             "dead_letters": purged_letters,
             "snapshots": purged_snapshots,
         }
+
+
+def _add_column(db: DbConnection, table: str, column: str) -> None:
+    """Add a TEXT column to an existing table, unless it is there already."""
+    present = {c["name"] for c in sa.inspect(db).get_columns(table)}
+    if column not in present:
+        db.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
 
 
 def _lock_key(flow: str) -> int:

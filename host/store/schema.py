@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2  # 2: dead_letters.detail, flow_locks
+SCHEMA_VERSION = 3  # 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -50,6 +50,13 @@ bindings = sa.Table(
     sa.Column("content_hash", sa.String(64)),
     sa.Column(
         "snapshot", sa.Text, doc="the mapped record last written, as JSON; purged after retention"
+    ),
+    sa.Column(
+        "fingerprint",
+        sa.Text,
+        doc="what a flow keeps to tell later what changed, as JSON, never personal data: "
+        "a short hash of each field of an order written, a SKU's stock per source location; "
+        "not purged",
     ),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     # shipments and refunds look orders up by their target id; no other entity needs it,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,74 @@ def from_afas_country(code: str | None, extra: dict[str, str] | None = None) -> 
     return reverse.get(code, code)
 
 
+#: the debtors GetConnector's `Type`: a person (KnSalesRelationPer) or an organisation
+#: (KnSalesRelationOrg), AFAS's own codes for them
+DEBTOR_TYPES = ("PER", "ORG")
+
+
+def debtor_type(row: dict[str, Any]) -> str | None:
+    """The kind of debtor a row is, "PER" or "ORG"; None when its Type is neither. A row
+    without Type (the standard Profit_Debtor has none) is an organisation: its DebtorName
+    is the company."""
+    value = row.get("Type")
+    if value is None or str(value).strip() == "":
+        return "ORG"
+    code = str(value).strip().upper()
+    return code if code in DEBTOR_TYPES else None
+
+
+def _text(value: Any) -> str | None:
+    """A GetConnector value as stripped text; None for null or blank."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def debtor_address(
+    row: dict[str, Any], company: str | None, country_codes: dict[str, str], default_country: str
+) -> dict[str, Any] | None:
+    """The debtor's address from the GetConnector's address columns, or None without any."""
+    parts = {
+        "street": _text(row.get("Street")),
+        "house_number": _text(row.get("HouseNumber")),
+        "house_number_suffix": _text(row.get("HouseNumberAddition")),
+        "postcode": _text(row.get("ZipCode")),
+        "city": _text(row.get("City")),
+    }
+    if not any(parts.values()):
+        return None
+    country = from_afas_country(_text(row.get("CountryId")), country_codes) or default_country
+    return {"company": company, **parts, "country": country}
+
+
+def debtor_customer(
+    row: dict[str, Any], kind: str, country_codes: dict[str, str], default_country: str
+) -> dict[str, Any]:
+    """A debtors GetConnector row as canonical customer data (validated by the caller).
+
+    A person (`kind` "PER") is named by FirstName, NamePrefix and LastName, else by
+    DebtorName; an organisation ("ORG") is the company DebtorName, with those columns
+    naming its contact person when it has one."""
+    name = _text(row.get("DebtorName"))
+    first = _text(row.get("FirstName"))
+    last = " ".join(p for p in (_text(row.get("NamePrefix")), _text(row.get("LastName"))) if p)
+    company = name if kind == "ORG" else None
+    if kind == "PER" and not (first or last):
+        last = name or ""
+    return {
+        "key": str(row["DebtorId"]),
+        "email": _text(row.get("Email")),
+        "company": company,
+        "first_name": first,
+        "last_name": last or None,
+        "phone": _text(row.get("TelNr")),
+        "vat_number": _text(row.get("VatNr")),
+        "billing_address": debtor_address(row, company, country_codes, default_country),
+        "updated_at": from_afas_datetime(row.get("ModifiedDate")),
+    }
+
+
 def from_afas_datetime(text: str | None) -> datetime | None:
     """An AFAS timestamp (Amsterdam local time, despite its "Z") as aware UTC."""
     if not text:
@@ -61,6 +130,34 @@ def to_afas_date(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         moment = moment.astimezone(AMSTERDAM).date()
     return moment.isoformat()
+
+
+CENT = Decimal("0.01")
+
+
+def split_amount(amount: Decimal, quantity: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """(quantity, unit price) lines that book `amount` for `quantity` units to the cent.
+
+    AFAS books a line as quantity x unit price, and a unit price holds whole cents:
+    10.00 for 3 units is 1 x 3.34 + 2 x 3.33, never 3 x 3.33. The cents left over go
+    one each to as many units (largest remainder), so the prices differ by at most a
+    cent and the lines add up to `amount` (rounded to the cent) exactly. A quantity
+    that is not a whole number gets one line when a price in cents is exact, else a
+    ValueError (no split into whole cents exists).
+    """
+    total = amount.quantize(CENT, ROUND_HALF_UP)
+    if quantity <= 0:
+        raise ValueError(f"{total} is refunded for {quantity} units; AFAS books units")
+    if quantity == quantity.to_integral_value():
+        units = int(quantity)
+        base = (total / units).quantize(CENT, ROUND_FLOOR)
+        extra = int((total - base * units) / CENT)  # cents left over: 0 <= extra < units
+        lines = [(Decimal(extra), base + CENT), (Decimal(units - extra), base)]
+        return [(q, price) for q, price in lines if q]
+    price = (total / quantity).quantize(CENT, ROUND_HALF_UP)
+    if price * quantity != total:
+        raise ValueError(f"{total} cannot be split over {quantity} units in whole cents")
+    return [(quantity, price)]
 
 
 #: lengths of the AFAS fields that carry record values which identify or address

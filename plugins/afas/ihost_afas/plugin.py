@@ -20,6 +20,7 @@ from host.models import (
     Order,
     OrderType,
     Product,
+    Record,
     Refund,
     Shipment,
     StockLevel,
@@ -30,8 +31,11 @@ from ihost_afas.client import AfasClient
 from ihost_afas.convert import (
     INVOICE_ID,
     customer_problems,
+    debtor_customer,
+    debtor_type,
     from_afas_datetime,
     order_problems,
+    split_amount,
     to_afas_country,
     to_afas_date,
     to_afas_filter,
@@ -171,17 +175,21 @@ class AfasPlugin:
             yield record_or_invalid(StockLevel, data, key=data["key"], payload=row)
 
     @hookimpl
-    def fetch_customers(self, since: datetime | None) -> Iterator[Customer]:
+    def fetch_customers(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
+        settings = self.settings
         for row in self._rows(self.get.debtors, since, "ModifiedDate", "DebtorId"):
-            data = {
-                "key": str(row["DebtorId"]),
-                "email": row.get("Email") or None,
-                "company": row.get("DebtorName"),
-                "phone": row.get("TelNr") or None,
-                "vat_number": row.get("VatNr") or None,
-                "updated_at": from_afas_datetime(row.get("ModifiedDate")),
-            }
-            yield record_or_invalid(Customer, data, key=data["key"], payload=row)
+            key = str(row["DebtorId"])
+            kind = debtor_type(row)
+            if kind is None:
+                yield RecordInvalid(
+                    f"customer {key}: Type: is neither PER (a person) nor ORG (an organisation)",
+                    key=key,
+                    field="Type",
+                    payload=row,
+                )
+                continue
+            data = debtor_customer(row, kind, settings.country_codes, settings.default_country)
+            yield record_or_invalid(Customer, data, key=key, payload=row)
 
     @hookimpl
     def fetch_shipments(self, since: datetime | None) -> Iterator[Shipment]:
@@ -558,19 +566,7 @@ class AfasPlugin:
                 field="order_key",
             )
         debtor = str(order_rows[0]["DebtorId"])
-        lines = [
-            {
-                "Fields": {
-                    "VaIt": self.settings.article_item_type,
-                    "ItCd": line.sku,
-                    "BiUn": self.settings.unit,
-                    "QuUn": str(-line.quantity),
-                    "Upri": _money(line.amount / line.quantity if line.quantity else line.amount),
-                }
-            }
-            for line in refund.lines
-            if line.sku
-        ]
+        lines = self._refund_lines(refund)
         if refund.shipping_amount:
             lines.append(
                 {
@@ -598,6 +594,42 @@ class AfasPlugin:
             }
         }
         return str(self.client.insert("FbSales", body)["FbSales"]["OrNu"])
+
+    def _refund_lines(self, refund: Refund) -> list[dict[str, Any]]:
+        """Credit lines whose quantity x unit price add up to each refund line's amount
+        to the cent (a line's units may take two AFAS lines a cent apart)."""
+        lines = []
+        for line in refund.lines:
+            if not (line.quantity or line.amount):
+                continue  # nothing to credit
+            if not line.sku:
+                if line.amount:
+                    raise RecordInvalid(
+                        f"refund {refund.key}: a line of {line.amount} has no SKU; "
+                        "AFAS credits articles",
+                        key=refund.key,
+                        field="lines.sku",
+                    )
+                continue
+            try:
+                parts = split_amount(line.amount, line.quantity)
+            except ValueError as exc:
+                raise RecordInvalid(
+                    f"refund {refund.key}: SKU {line.sku}: {exc}", key=refund.key, field="lines"
+                ) from None
+            lines += [
+                {
+                    "Fields": {
+                        "VaIt": self.settings.article_item_type,
+                        "ItCd": line.sku,
+                        "BiUn": self.settings.unit,
+                        "QuUn": str(-quantity),
+                        "Upri": str(price),
+                    }
+                }
+                for quantity, price in parts
+            ]
+        return lines
 
 
 def _native(extra: dict[str, Any]) -> dict[str, Any]:
