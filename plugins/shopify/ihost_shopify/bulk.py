@@ -14,6 +14,7 @@ instead (`None`), and the log says why.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -60,6 +61,8 @@ def _wait(client: ShopifyClient, gid: str, settings: ShopifySettings) -> str | N
     """The result URL once the operation completed ("" when it found nothing), or None
     when it failed, expired, was canceled or ran past the timeout."""
     deadline = time.monotonic() + settings.bulk_timeout
+    # a small export is done in a moment: look again soon, then every bulk_poll_seconds
+    pauses = itertools.chain((0.1, 0.25, 0.5, 1.0), itertools.repeat(settings.bulk_poll_seconds))
     while True:
         operation = client.execute(queries.BULK_STATUS, {"id": gid})["node"] or {}
         status = operation.get("status")
@@ -76,7 +79,7 @@ def _wait(client: ShopifyClient, gid: str, settings: ShopifySettings) -> str | N
         if time.monotonic() > deadline:
             log.warning("shopify bulk export %s still %s: reading orders page by page", gid, status)
             return None
-        time.sleep(settings.bulk_poll_seconds)
+        time.sleep(min(next(pauses), settings.bulk_poll_seconds))
 
 
 def _orders(url: str, timeout: float) -> Iterator[dict[str, Any]]:

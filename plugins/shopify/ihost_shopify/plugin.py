@@ -58,7 +58,11 @@ class ShopifySettings(BaseModel):
         "export file instead of thousands of pages); false: page as for later runs",
     )
     bulk_poll_seconds: float = Field(
-        2.0, gt=0, le=60, description="seconds between checks on a running bulk operation"
+        2.0,
+        gt=0,
+        le=60,
+        description="seconds between checks on a running bulk operation (the first "
+        "checks come sooner: a small export is done in a moment)",
     )
     bulk_timeout: float = Field(
         6 * 3600.0, gt=0, description="seconds to wait for a bulk export before paging instead"
