@@ -89,3 +89,15 @@ def test_a_first_run_pages_when_shopify_will_not_run_the_bulk_export(
         assert "Orders" in shop.operations
         shop.bulk.held.clear()
     assert booked_lines(erp)["3500"] == 120 and len(booked_lines(erp)) == 11
+
+
+def test_a_failed_bulk_export_is_read_again_page_by_page(tmp_path: Path, erp: AfasSandbox) -> None:
+    with ShopifySandbox(restore_rate=2000) as shop:
+        shop.seed("orders", [samples.order(n, skus=SKUS[:2]) for n in range(4001, 4006)])
+        shop.bulk.fail_after = 3  # Shopify's export fails part way (partialDataUrl)
+        config = write_config(tmp_path, {"shop": ("shopify", shop), "erp": ("afas", erp)}, FLOW)
+        result, report = run_flow(config, "orders")
+        assert result.code == 0, result.output
+        assert shop.operations[:1] == ["BulkRun"] and "Orders" in shop.operations
+        assert report["counts"]["created"] == 5  # none lost, none twice
+    assert sorted(booked_lines(erp)) == [str(n) for n in range(4001, 4006)]
