@@ -33,6 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 _S = TypeVar("_S", bound="Sandbox")
+#: What every sandbox says of a request it does not emulate (never a silent null or success)
+NOT_EMULATED = "not emulated by the ihost sandbox"
 #: Where a running sandbox takes seed records over HTTP (test-only; no real remote has it).
 SEED_PATH = "/_sandbox/seed"
 

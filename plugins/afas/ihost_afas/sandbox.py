@@ -57,10 +57,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from host.sandbox import Sandbox
+from host.sandbox import NOT_EMULATED, Sandbox
 from ihost_afas import spec
 from ihost_afas.convert import AMSTERDAM
-from ihost_afas.spec import NOT_EMULATED, Field, GetConnector
+from ihost_afas.spec import Field, GetConnector
 
 TOKEN = "<token><version>1</version><data>" + "5A" * 32 + "</data></token>"
 ROOT = "profitrestservices"

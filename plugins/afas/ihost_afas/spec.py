@@ -30,7 +30,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
-from host.sandbox import specs_dir
+from host.sandbox import NOT_EMULATED, specs_dir
 
 SPEC_FILES = (
     "sales-and-orders.json",
@@ -39,7 +39,6 @@ SPEC_FILES = (
     "warehouse.json",
     "journal-entries.json",
 )
-NOT_EMULATED = "not emulated by the ihost sandbox"
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # how AFAS writes a moment: local time, with a fake Z
 _TRUE, _FALSE = ("1", "true"), ("0", "false")
 

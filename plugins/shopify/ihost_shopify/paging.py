@@ -64,13 +64,13 @@ def page(
     """One page of `items` (already in the connection's order; `reverse` flips it), with
     `nodes`, `edges` and `pageInfo`. `first`/`last` both None answers every node (bulk)."""
     ordered = list(reversed(items)) if reverse else list(items)
-    positions = [_comparable(key(item)) for item in ordered]
+    positions = [comparable(key(item)) for item in ordered]
     start, end = 0, len(ordered)
     if after is not None:
-        mark = _comparable(decode_cursor(after))
+        mark = comparable(decode_cursor(after))
         start = next((i for i, p in enumerate(positions) if _beyond(p, mark, reverse)), end)
     if before is not None:
-        mark = _comparable(decode_cursor(before))
+        mark = comparable(decode_cursor(before))
         end = next((i for i, p in enumerate(positions) if not _before(p, mark, reverse)), end)
         end = max(end, start)
     window = range(start, end)
@@ -92,8 +92,9 @@ def page(
     }
 
 
-def _comparable(position: list[Any]) -> tuple[Any, ...]:
-    """A sort position made safe to compare (None sorts first, numbers before text)."""
+def comparable(position: list[Any]) -> tuple[Any, ...]:
+    """A sort position made safe to compare (None sorts first, numbers before text): the
+    order a connection's nodes are sorted in, so a cursor compares the same way."""
     return tuple(
         (0, 0) if v is None else (1, v) if isinstance(v, (int, float)) else (2, str(v))
         for v in position

@@ -20,7 +20,8 @@ from graphql import (
     get_named_type,
 )
 
-from ihost_shopify.paging import check_size, page
+from host.sandbox import NOT_EMULATED
+from ihost_shopify.paging import check_size, comparable, page
 from ihost_shopify.search import SearchError, Tokenized, compile_search
 from ihost_shopify.store import (
     DEFAULT_LOCATION,
@@ -33,7 +34,6 @@ from ihost_shopify.store import (
 if TYPE_CHECKING:
     from ihost_shopify.sandbox import ShopifySandbox
 
-NOT_EMULATED = "not emulated by the ihost sandbox"
 RESOLVERS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
@@ -237,7 +237,7 @@ def _root_connection(type_name: str) -> Callable[..., dict[str, Any]]:
             def position(node: dict[str, Any]) -> list[Any]:
                 return [sort(node), numeric_id(node["id"])]
 
-            found.sort(key=lambda n: [(v is not None, v) for v in position(n)])
+            found.sort(key=lambda n: comparable(position(n)))
             return connect(info, found, position, **args)
 
     return resolve

@@ -36,6 +36,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -53,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from host.sandbox import Sandbox
+from host.sandbox import NOT_EMULATED, Sandbox
 from ihost_shopify import resolvers
 from ihost_shopify.sandbox_bulk import DOWNLOAD_PATH, BulkOperations
 from ihost_shopify.schema import actual_cost, requested_cost, sandbox_schema, vendor_schema
@@ -75,7 +76,6 @@ MAX_QUERY_COST = 1000
 OLDEST_VERSION = "2025-01"
 WEBHOOKS_PATH = "/_sandbox/webhooks"
 VERSION = re.compile(r"^(\d{4})-(01|04|07|10)$")
-NOT_EMULATED = resolvers.NOT_EMULATED
 __all__ = ["DEFAULT_LOCATION", "TOKEN", "ShopifySandbox", "now_iso"]
 
 #: graphql-core's validation messages and Shopify's (GraphQL Ruby) codes for them
@@ -405,16 +405,9 @@ class ShopifySandbox(Sandbox):
 
     def _answer(self, document: Any, body: dict[str, Any], version: str) -> dict[str, Any]:
         variables = body.get("variables") or {}
-        vendor = vendor_schema()
-        if vendor is not None:
-            problems = validate(vendor, document)
-            if problems:
-                return {"errors": [_coded(e) for e in problems]}
-        problems = validate(self.schema, document)
-        if problems:
-            if vendor is not None:
-                return {"errors": [_not_emulated(e) for e in problems]}
-            return {"errors": [_coded(e) for e in problems]}
+        refused = self.validation_errors(document)
+        if refused:
+            return {"errors": refused}
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         operation = next(
             (
@@ -429,7 +422,7 @@ class ShopifySandbox(Sandbox):
             return {
                 "errors": [{"message": "No operation named " + repr(body.get("operationName"))}]
             }
-        refused = self._variables_refused(vendor, operation, variables)
+        refused = self._variables_refused(operation, variables)
         if refused:
             return {"errors": refused}
         fragments = {
@@ -485,24 +478,39 @@ class ShopifySandbox(Sandbox):
         answer["extensions"] = {"cost": self._cost(requested, actual)}
         return answer
 
+    def validation_errors(self, document: Any) -> list[dict[str, Any]]:
+        """Shopify's own validation errors for `document` (with its schema file beside the
+        repository), else the sandbox's: what Shopify takes and the sandbox does not serve
+        is NOT_EMULATED. Empty when the sandbox can run it."""
+        return _two_schemas(lambda schema: validate(schema, document), self.schema)
+
     def _variables_refused(
-        self, vendor: GraphQLSchema | None, operation: OperationDefinitionNode, variables: Any
+        self, operation: OperationDefinitionNode, variables: Any
     ) -> list[dict[str, Any]]:
         """Variables Shopify refuses, or (Shopify takes them) the sandbox does not emulate."""
-        definitions = operation.variable_definitions or ()
         if not isinstance(variables, dict):
             return [
                 {"message": "Variables must be an object", "extensions": {"code": "BAD_REQUEST"}}
             ]
-        for schema, shape in ((vendor, _coded), (self.schema, None)):
-            if schema is None:
-                continue
+        definitions = operation.variable_definitions or ()
+
+        def refused(schema: GraphQLSchema) -> list[GraphQLError]:
             coerced = get_variable_values(schema, definitions, variables)
-            if isinstance(coerced, list):
-                if shape is None:
-                    return [_not_emulated(e) if vendor is not None else _coded(e) for e in coerced]
-                return [shape(e) for e in coerced]
-        return []
+            return coerced if isinstance(coerced, list) else []
+
+        return _two_schemas(refused, self.schema)
+
+
+def _two_schemas(
+    errors_in: Callable[[GraphQLSchema], list[GraphQLError]], ours: GraphQLSchema
+) -> list[dict[str, Any]]:
+    """Errors by Shopify's schema first (when present), then by the sandbox's; those only
+    the sandbox's schema has are NOT_EMULATED when Shopify's could be asked."""
+    vendor = vendor_schema()
+    if vendor is not None and (problems := errors_in(vendor)):
+        return [_coded(e) for e in problems]
+    shape = _not_emulated if vendor is not None else _coded
+    return [shape(e) for e in errors_in(ours)]
 
 
 def _execution_error(error: GraphQLError) -> dict[str, Any]:

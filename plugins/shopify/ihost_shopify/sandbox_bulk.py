@@ -29,11 +29,10 @@ from graphql import (
     execute_sync,
     get_named_type,
     parse,
-    validate,
 )
 from graphql.language import FragmentDefinitionNode
 
-from ihost_shopify.schema import fields_of, vendor_schema
+from ihost_shopify.schema import fields_of
 from ihost_shopify.store import now_iso
 
 if TYPE_CHECKING:
@@ -147,13 +146,8 @@ class BulkOperations:
         except GraphQLError as exc:
             raise GraphQLError(f"Invalid bulk query: {exc.message}") from None
         schema = self.box.schema
-        vendor = vendor_schema()
-        if vendor is not None and (problems := validate(vendor, document)):
-            raise GraphQLError(f"Invalid bulk query: {problems[0].message}")
-        if problems := validate(schema, document):
-            raise GraphQLError(
-                f"Invalid bulk query: {problems[0].message} (not emulated by the ihost sandbox)"
-            )
+        if problems := self.box.validation_errors(document):
+            raise GraphQLError(f"Invalid bulk query: {problems[0]['message']}")
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if len(operations) != 1 or operations[0].operation.value != "query":
             raise GraphQLError("Invalid bulk query: it must hold exactly one query")
