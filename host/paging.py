@@ -24,9 +24,10 @@ One class per shape:
   next_page="_meta.nextPage")`.
 - `NextLink`: follow the link the remote gives to the next page, from the body or from a
   `Link: <...>; rel="next"` header (`next_link=None`); an empty link ends. Lightspeed Retail
-  (R-Series): `NextLink("Item", next_link="@attributes.next")`, a full URL with an opaque
-  cursor, requested as given. Only a link to the origin (scheme, host and port) of the
-  page it came from is followed; one to another host is refused with PagingError, so
+  (R-Series): `NextLink(items, next_link="@attributes.next")`, a full URL with an opaque
+  cursor, requested as given (`items`, a callable, makes a list of the one `Item` that
+  Lightspeed answers as an object). Only a link to the origin (scheme, host and port) of
+  the page it came from is followed; one to another host is refused with PagingError, so
   credentials are never sent there.
 - `GraphQLConnection`: a Relay connection, `first`/`after` variables and the records and
   `pageInfo { hasNextPage endCursor }` at a path. Shopify Admin GraphQL:
