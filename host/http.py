@@ -9,6 +9,10 @@ answers to the error taxonomy of host.errors:
   -> TransientError; other 4xx -> RemoteRejected with the remote's own message;
 - a connection that cannot be made, even after retries -> RemoteUnavailable.
 
+`paginate` streams the records of a paged list in one of the shapes of host.paging
+(offset/limit, skip/take, page number, next link, GraphQL connection), every page sent
+through `request`.
+
 Only what is safe to repeat is repeated here: reads and PUT/DELETE, a request
 marked `idempotent=True` or carrying an `Idempotency-Key` header, and any request
 the remote certainly did not act on (no connection, 429). A POST whose answer was
@@ -28,7 +32,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,6 +46,8 @@ from host.errors import (
     RemoteUnavailable,
     TransientError,
 )
+from host.paging import Page, PageRequest, Paginator, PagingError
+from host.paging import paginate as _paginate
 from host.retry import RetryBudget, current_budget
 from host.secrets import MASK, redact, redactor
 
@@ -330,6 +336,47 @@ class HttpClient:
             raise RemoteUnavailable(str(exc)) from None
         budget.succeeded()
         return response
+
+    def paginate(
+        self,
+        method: str,
+        path: str,
+        paging: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Any]:
+        """The records of every page of a paged list, streamed page by page: `paging`
+        (host.paging) says how the pages are asked for and where their records are;
+        `params`, `json` and `headers` go out with every page it does not replace. Each page
+        is a `request` (retried as a read, whatever the method); nothing is sent until the
+        first record is asked for. PagingError when the remote's pages cannot be followed.
+
+            for row in client.paginate("GET", "/rows", SkipTake("rows"), params=filters): ...
+        """
+        first = PageRequest(method.upper(), path, params, json, headers)
+        return _paginate(self.fetch_page, paging, first, name=self.name)
+
+    def fetch_page(self, request: PageRequest) -> Page:
+        """Send one page's request (a read, so repeated on transient failures) and
+        return the page with its decoded JSON body."""
+        response = self.request(
+            request.method,
+            request.url,
+            params=request.params,
+            json=request.json,
+            headers=request.headers,
+            idempotent=True,
+        )
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            raise PagingError(
+                f"{self.name}: {request.method} {redact_url(response.url)} answered a page "
+                "that is not JSON"
+            ) from None
+        return Page(body, response.url, response.headers)
 
     def _send(
         self,

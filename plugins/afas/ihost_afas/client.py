@@ -1,9 +1,10 @@
 """AFAS Profit REST: GetConnectors (read) and UpdateConnectors (write) (api/afas.md §1-§3, §6).
 
 The token travels as `Authorization: AfasToken <base64 of the token XML>`. GetConnectors
-page with skip/take until a short page; filters use AFAS's parallel lists. Business errors
-arrive as HTTP 500 with `externalMessage` and `profitLogReference`: they refuse the record
-and are not retried. At most 5 calls run at once, as AFAS advises.
+page with skip/take until a short page (the toolkit's SkipTake); filters use AFAS's
+parallel lists. Business errors arrive as HTTP 500 with `externalMessage` and
+`profitLogReference`: they refuse the record and are not retried. At most 5 calls run at
+once, as AFAS advises.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from host.errors import RemoteRejected
 from host.http import HttpClient
+from host.paging import SkipTake
 
 SERVICE = {"production": "rest", "test": "resttest", "accept": "restaccept"}
 _DATA = re.compile(r"[0-9A-Fa-f]{64}")
@@ -46,6 +48,17 @@ def _is_base64_token(token: str) -> bool:
 
 
 class _AfasHttp(HttpClient):
+    """AFAS's error words and refusals; at most PARALLEL requests at once, every page of a
+    read among them."""
+
+    def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float) -> None:
+        super().__init__(base_url, headers=headers, timeout=timeout, name="afas")
+        self._slots = threading.Semaphore(PARALLEL)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._slots:
+            return super().request(method, path, **kwargs)
+
     def error_message(self, response: httpx.Response) -> str:
         if response.status_code == 401 and not response.content:
             return (
@@ -95,8 +108,7 @@ class AfasClient:
         headers = {"Authorization": token_header(token), "Accept": "application/json"}
         if integration_id:
             headers["IntegrationId"] = integration_id
-        self.http = _AfasHttp(base.rstrip("/"), headers=headers, timeout=timeout, name="afas")
-        self._slots = threading.Semaphore(PARALLEL)
+        self.http = _AfasHttp(base.rstrip("/"), headers=headers, timeout=timeout)
 
     def close(self) -> None:
         self.http.close()
@@ -107,8 +119,7 @@ class AfasClient:
         return self.http.waited
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with self._slots:
-            return self.http.request(method, path, **kwargs)
+        return self.http.request(method, path, **kwargs)
 
     def version(self) -> str:
         return self._call("GET", "/profitversion").json().get("version", "")
@@ -121,26 +132,20 @@ class AfasClient:
         take: int = 100,
     ) -> Iterator[dict[str, Any]]:
         """Stream a GetConnector's rows; `filters` are (field, operator, value), all AND."""
-        params: dict[str, Any] = {"take": take}
+        params: dict[str, Any] = {}
         if filters:
             params["filterfieldids"] = ",".join(f for f, _, _ in filters)
             params["operatortypes"] = ",".join(o for _, o, _ in filters)
             params["filtervalues"] = ",".join(v for _, _, v in filters)
         if order:
             params["orderbyfieldids"] = ",".join(order)
-        skip = 0
-        while True:
-            page = self._call("GET", f"/connectors/{connector}", params={**params, "skip": skip})
-            rows = page.json().get("rows", [])
-            yield from rows
-            if len(rows) < take:
-                return
-            skip += take
+        paging = SkipTake("rows", page_size=take)
+        return self.http.paginate("GET", f"/connectors/{connector}", paging, params=params)
 
     def any_of(
         self, connector: str, field: str, values: Sequence[str], take: int = 100
     ) -> list[dict[str, Any]]:
-        """Rows whose `field` equals one of `values` (one OR-filter call per 50 values)."""
+        """Rows whose `field` equals one of `values` (one OR-filter read per 50 values)."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(values), 50):
             chunk = values[start : start + 50]
@@ -148,10 +153,9 @@ class AfasClient:
                 "filterfieldids": ";".join(field for _ in chunk),
                 "operatortypes": ";".join(EQUALS for _ in chunk),
                 "filtervalues": ";".join(chunk),
-                "take": max(take, len(chunk)),
-                "skip": 0,
             }
-            found += self._call("GET", f"/connectors/{connector}", params=params).json()["rows"]
+            paging = SkipTake("rows", page_size=max(take, len(chunk)))
+            found += self.http.paginate("GET", f"/connectors/{connector}", paging, params=params)
         return found
 
     def insert(self, connector: str, body: dict[str, Any]) -> dict[str, Any]:

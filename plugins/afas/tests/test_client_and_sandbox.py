@@ -101,6 +101,10 @@ def test_get_connector_paging_filters_and_order(box: AfasSandbox) -> None:
     }
     either = afas_client.any_of(afas.ARTICLES, "ItemCode", ["A001", "a002", "ZZZ"])
     assert [r["ItemCode"] for r in either] == ["A001", "A002"]  # AFAS compares without case
+    before = len(box.calls_to("/ProfitRestServices/connectors/"))
+    many = afas_client.any_of(afas.ARTICLES, "Description", ["x"], take=100)
+    assert len(many) == 125  # read on past a full page, not cut off at take
+    assert len(box.calls_to("/ProfitRestServices/connectors/")) == before + 2
     afas_client.close()
 
 

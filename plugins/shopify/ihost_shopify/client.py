@@ -4,18 +4,20 @@ Every response carries `extensions.cost.throttleStatus`; the client keeps a Cost
 step with it and waits, before each call, until the bucket should hold what that
 operation last cost, so a sync paces itself instead of running into THROTTLED. A
 THROTTLED answer (HTTP 200) or a 429 is waited out and retried; `userErrors` become
-RemoteRejected with Shopify's own words.
+RemoteRejected with Shopify's own words. Connections are paged with the toolkit's
+GraphQLConnection, one `execute` a page.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from host.errors import AuthError, RateLimited, RemoteRejected
 from host.http import CostBucket, HttpClient
+from host.paging import GraphQLConnection, Page, PageRequest, paginate
 
 _OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
 DEFAULT_COST = 50  # the guess for an operation not seen yet
@@ -111,6 +113,18 @@ class ShopifyClient:
                 raise AuthError(f"shopify refused {name}: {messages} (check the app's scopes)")
             raise RemoteRejected(f"shopify rejected {name}: {messages}", details=errors)
         raise RateLimited(f"shopify: {name} still throttled after {THROTTLE_RETRIES} tries", 1.0)
+
+    def paginate(
+        self, query: str, variables: dict[str, Any], connection: GraphQLConnection
+    ) -> Iterator[Any]:
+        """The nodes of a connection, page by page, each page one `execute` of `query`;
+        `connection` locates it in the answer's `data`. An `after` among `variables`
+        starts from that cursor."""
+        request = PageRequest("POST", self.path, json={"query": query, "variables": variables})
+        return paginate(self._page, connection, request, name="shopify")
+
+    def _page(self, request: PageRequest) -> Page:
+        return Page(self.execute(request.json["query"], request.json["variables"]))
 
 
 def user_errors(payload: dict[str, Any] | None, what: str) -> None:

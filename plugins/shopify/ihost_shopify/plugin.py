@@ -27,6 +27,7 @@ from host.models import (
     WebhookEvent,
     record_or_invalid,
 )
+from host.paging import GraphQLConnection
 from ihost_shopify import bulk, convert, queries
 from ihost_shopify.client import ShopifyClient, user_errors
 
@@ -143,27 +144,25 @@ class ShopifyPlugin:
     # --- source ---------------------------------------------------------------------------
 
     def _orders(self, query: str, search: str) -> Iterator[dict[str, Any]]:
-        after = None
-        while True:
-            page = self.client.execute(
-                query, {"first": self.settings.page_size, "after": after, "query": search}
-            )["orders"]
-            yield from page["nodes"]
-            if not page["pageInfo"]["hasNextPage"]:
-                return
-            after = page["pageInfo"]["endCursor"]
+        orders = GraphQLConnection("orders", page_size=self.settings.page_size)
+        return self.client.paginate(query, {"query": search}, orders)
 
     def _rest_of(self, node: dict[str, Any], field: str, query: str, root: str) -> None:
         """Read the rest of `node[field]`, a connection Shopify answered one page of: an
         order is never read short (its lines, shipping lines, refund lines)."""
         connection = node.get(field)
-        while connection and connection["pageInfo"]["hasNextPage"]:
-            after = connection["pageInfo"]["endCursor"]
-            more = self.client.execute(query, {"id": node["id"], "after": after})[root] or {}
+        if not connection or not connection["pageInfo"]["hasNextPage"]:
+            return
+
+        def rest(data: dict[str, Any]) -> dict[str, Any]:
+            more = data[root] or {}
             if field not in more:
                 raise RemoteRejected(f"shopify: {node['id']} went away while reading its {field}")
-            connection["nodes"] += more[field]["nodes"]
-            connection["pageInfo"] = more[field]["pageInfo"]
+            connection["pageInfo"] = more[field]["pageInfo"]  # the last page's, at the end
+            return more[field]
+
+        variables = {"id": node["id"], "after": connection["pageInfo"]["endCursor"]}
+        connection["nodes"] += self.client.paginate(query, variables, GraphQLConnection(rest))
 
     def _whole_orders(self, search: str, full: bool) -> Iterator[dict[str, Any]]:
         """Orders with every line: a first or full read as a bulk operation (when the

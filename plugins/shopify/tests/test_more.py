@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from host.errors import AuthError, RemoteRejected
-from host.models import Customer
+from host.models import Customer, Shipment, ShipmentLine
 from host.sandbox import Sandbox
 
 
@@ -246,4 +248,47 @@ def test_a_single_variant_update_keeps_its_siblings(shop: ShopifySandbox) -> Non
     prices = {v["sku"]: v["price"] for v in stored["variants"]["nodes"]}
     assert prices == {"SHIRT-S": "20.00", "SHIRT-M": "24.95"}
     assert "VariantsBulkUpdate" in shop.operations and "ProductSet" not in shop.operations
+    plugin.close()
+
+
+def test_orders_refunds_and_fulfilment_lines_are_paged_to_the_end(shop: ShopifySandbox) -> None:
+    """A later run pages the orders (page_size a page) and reads every connection Shopify
+    answered one page of to its end: an order's lines, a refund's lines, the lines of a
+    fulfilment order a shipment is made from."""
+    skus = tuple(f"L-{i:03d}" for i in range(150))
+    orders = [samples.order(3000 + i) for i in range(9)]
+    orders[4] = samples.order(3004, skus=skus)
+    orders[4]["refunds"] = [
+        {
+            "id": "gid://shopify/Refund/78",
+            "createdAt": "2026-05-05T10:00:00Z",
+            "note": None,
+            "totalRefundedSet": samples.money("45.00"),
+            "refundLineItems": [
+                {"quantity": 1, "lineItem": {"sku": sku}, "subtotalSet": samples.money("1.00")}
+                for sku in skus[:45]
+            ],
+        }
+    ]
+    shop.seed("orders", orders)
+    plugin = plugin_for(shop, page_size=4)
+    since = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a later run: paged, not exported
+
+    fetched = list(plugin.fetch_orders(since=since, statuses=None))
+    assert sorted(o.key for o in fetched) == [str(3000 + i) for i in range(9)]
+    (long,) = [o for o in fetched if o.key == "3004"]
+    assert [line.sku for line in long.lines] == list(skus)
+    # 30 lines come with the order, 100 and 20 more in two pages
+    assert shop.operations.count("Orders") == 3 and shop.operations.count("OrderLines") == 2
+
+    (refund,) = plugin.fetch_refunds(since=None)
+    assert [line.sku for line in refund.lines] == list(skus[:45])
+    assert shop.operations.count("RefundLines") == 1
+
+    lines = [ShipmentLine(sku=sku, quantity=Decimal(1)) for sku in skus[-3:]]
+    shipment = Shipment(key="S1", order_number="3004", tracking_number="T1", lines=lines)
+    assert plugin.create_shipment(shipment, None)
+    (fulfilment,) = next(o for o in shop.dump("orders") if o["name"] == "#3004")["fulfillments"]
+    assert fulfilment["lines"] == [{"sku": sku, "quantity": 1} for sku in skus[-3:]]
+    assert shop.operations.count("FulfilmentOrderLines") == 1  # past the first 50
     plugin.close()
