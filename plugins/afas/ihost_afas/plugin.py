@@ -18,7 +18,6 @@ from host.models import (
     Address,
     Customer,
     Order,
-    OrderType,
     Product,
     Record,
     Refund,
@@ -26,6 +25,7 @@ from host.models import (
     StockLevel,
     record_or_invalid,
 )
+from host.vocabulary import DebtorField, OrderType
 from ihost_afas import client as afas
 from ihost_afas.client import AfasClient
 from ihost_afas.convert import (
@@ -91,6 +91,15 @@ class AfasSettings(BaseModel):
     timeout: float = Field(60.0, gt=0)
 
 
+#: the debtors GetConnector column a debtor is found in, by field (capabilities.debtor_match)
+DEBTOR_COLUMNS: dict[DebtorField, str] = {
+    "email": "Email",
+    "phone": "TelNr",
+    "vat_number": "VatNr",
+    "key": "DebtorId",
+}
+
+
 def _money(value: Decimal | None) -> str:
     return str((value or Decimal(0)).quantize(TWO))
 
@@ -107,6 +116,7 @@ class AfasPlugin:
         writes={"orders", "customers", "refunds"},
         product_types={"simple"},
         order_types={"sales_order", "invoice", "direct_invoice", "financial_entry"},
+        debtor_match=set(DEBTOR_COLUMNS),
         stock_batch=100,
         rate_limit="no published limit; at most 5 calls at once",
     )
@@ -211,14 +221,12 @@ class AfasPlugin:
 
     # --- debtors --------------------------------------------------------------------------
 
-    _MATCH_COLUMN = {"email": "Email", "vat_number": "VatNr", "phone": "TelNr", "key": "DebtorId"}
-
     @hookimpl
-    def find_debtor(self, customer: Customer, match_on: str) -> str | None:
-        column = self._MATCH_COLUMN.get(match_on)
+    def find_debtor(self, customer: Customer, match_on: DebtorField) -> str | None:
+        column = DEBTOR_COLUMNS.get(match_on)
         if column is None:
             raise RecordInvalid(
-                f"afas finds debtors by {', '.join(self._MATCH_COLUMN)}, not {match_on}",
+                f"afas finds debtors by {', '.join(DEBTOR_COLUMNS)}, not {match_on}",
                 field=match_on,
             )
         value = getattr(customer, match_on)
