@@ -564,16 +564,7 @@ class AfasPlugin:
         rows = self.client.any_of(self.get.orders, "CustomerReference", [reference])
         if rows:
             return str(rows[0]["OrderNumber"])
-        order_rows = (
-            self.client.any_of(self.get.orders, "OrderNumber", [order_id]) if order_id else []
-        )
-        if not order_rows:
-            raise RecordInvalid(
-                f"refund {refund.key}: no AFAS order {order_id or refund.order_number}",
-                key=refund.key,
-                field="order_key",
-            )
-        debtor = str(order_rows[0]["DebtorId"])
+        debtor = str(self._refunded_order(refund, order_id)["DebtorId"])
         lines = self._refund_lines(refund)
         if refund.shipping_amount:
             lines.append(
@@ -602,6 +593,32 @@ class AfasPlugin:
             }
         }
         return str(self.client.insert("FbSales", body)["FbSales"]["OrNu"])
+
+    def _refunded_order(self, refund: Refund, order_id: str | None) -> dict[str, Any]:
+        """The sales order (or invoice) the refund credits: AFAS order `order_id`, else the
+        one create_order booked with the refund's order number as customer reference."""
+        if order_id:
+            column, value, field = "OrderNumber", order_id, "order_key"
+        elif refund.order_number:
+            column, field = "CustomerReference", "order_number"
+            value = self._reference(refund.order_number)
+        else:
+            raise RecordInvalid(
+                f"refund {refund.key} names no order: it has no order_number to find it by",
+                key=refund.key,
+                field="order_number",
+            )
+        rows = self.client.any_of(self.get.orders, column, [value])
+        found = next((r for r in rows if str(r.get(column)) == value), None)
+        if found is None:
+            by = value if order_id else f"with customer reference {value}"
+            raise RecordInvalid(
+                f"refund {refund.key}: AFAS has no sales order or invoice {by} (an order "
+                "booked as a journal entry is not credited)",
+                key=refund.key,
+                field=field,
+            )
+        return found
 
     def _refund_lines(self, refund: Refund) -> list[dict[str, Any]]:
         """Credit lines whose quantity x unit price add up to each refund line's amount
