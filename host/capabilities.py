@@ -99,6 +99,8 @@ def hook_mismatches(capabilities: Capabilities, implemented: set[str]) -> list[s
         problems.append("declares webhooks but does not implement parse_webhook")
     if capabilities.order_types and "orders" not in capabilities.writes:
         problems.append("declares order_types but does not write orders")
+    if "orders" in capabilities.writes and not capabilities.order_types:
+        problems.append("declares writes orders but no order_types")
     if "find_debtor" in implemented and not capabilities.debtor_match:
         problems.append("implements find_debtor but declares no debtor_match")
     if "check_connection" not in implemented:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from host import hookspecs, vocabulary
-from host.capabilities import READ_HOOKS, WRITE_HOOKS, Capabilities
+from host.capabilities import READ_HOOKS, WRITE_HOOKS, Capabilities, hook_mismatches
 from host.flows import flow_classes
 from host.hookspecs import HOOKS, PROJECT
 from host.models import RECORD_TYPES, Product, WebhookEvent
@@ -52,3 +52,14 @@ def test_every_term_means_something_and_a_missing_meaning_is_refused() -> None:
         assert all(meaning.strip() for meaning in meanings.values())
     with pytest.raises(TypeError, match="do not list"):
         vocabulary._values(Literal["a", "b"], {"a": "the first"})
+
+
+def test_order_types_and_debtor_fields_must_be_declared_with_their_hooks() -> None:
+    hooks = {"check_connection", "find_order", "create_order", "find_debtor", "upsert_debtor"}
+    quiet = Capabilities(writes={"orders", "customers"}, order_types={"invoice"})
+    assert hook_mismatches(quiet, hooks) == []
+    silent = Capabilities(writes={"orders", "customers"}, debtor_match=set())
+    assert hook_mismatches(silent, hooks) == [
+        "declares writes orders but no order_types",
+        "implements find_debtor but declares no debtor_match",
+    ]
