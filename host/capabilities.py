@@ -1,20 +1,16 @@
 """Capability flags: what a connector reads, writes and can represent (DESIGN §2).
 
 Capabilities are static class attributes, so the compatibility matrix needs no
-credentials and no running remote.
+credentials and no running remote. Their terms (entities, product kinds, order types,
+debtor fields) are those of host.vocabulary.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-Entity = Literal["orders", "products", "stock", "customers", "shipments", "refunds"]
-ProductType = Literal["simple", "virtual", "configurable"]
-OrderTypeName = Literal["sales_order", "invoice", "direct_invoice", "quote", "financial_entry"]
-
-ENTITIES: tuple[str, ...] = ("orders", "products", "stock", "customers", "shipments", "refunds")
+from host.vocabulary import ENTITIES as ENTITIES  # re-exported: the CLI names it from here
+from host.vocabulary import DebtorField, Entity, OrderType, ProductKind
 
 #: The hook a connector implements to be a source of an entity.
 READ_HOOKS: dict[str, tuple[str, ...]] = {entity: (f"fetch_{entity}",) for entity in ENTITIES}
@@ -35,21 +31,29 @@ class Capabilities(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    reads: frozenset[Entity] = frozenset()
-    writes: frozenset[Entity] = frozenset()
-    product_types: frozenset[ProductType] = frozenset({"simple"})
-    variants: bool = False
+    reads: frozenset[Entity] = Field(frozenset(), description="entities it can be a source of")
+    writes: frozenset[Entity] = Field(frozenset(), description="entities it can be a target of")
+    product_types: frozenset[ProductKind] = Field(
+        frozenset({"simple"}), description="kinds of product it takes (a products target)"
+    )
+    variants: bool = Field(False, description="keeps variants; else they are flattened")
     images: int = Field(0, ge=0, description="max images per product; 0 = no images")
     variant_images: int = Field(0, ge=0, description="max images per variant")
-    categories: bool = False
-    attributes: bool = False
-    order_types: frozenset[OrderTypeName] = frozenset()
-    split_shipments: bool = False
+    categories: bool = Field(False, description="keeps categories; else they are dropped")
+    attributes: bool = Field(False, description="keeps option axes such as size and colour")
+    order_types: frozenset[OrderType] = Field(
+        frozenset(), description="what an order can become in it (an orders target)"
+    )
+    debtor_match: frozenset[DebtorField] = Field(
+        frozenset({"email"}),
+        description="customer fields find_debtor finds a debtor by (match_debtor_on)",
+    )
+    split_shipments: bool = Field(False, description="keeps partial shipments of an order")
     stock_batch: int = Field(100, ge=1, description="max levels per push_stock call")
-    webhooks: frozenset[Entity] = frozenset()
-    rate_limit: str | None = None
+    webhooks: frozenset[Entity] = Field(frozenset(), description="entities it announces by webhook")
+    rate_limit: str | None = Field(None, description="the documented rate limit, in words")
 
-    @field_serializer("reads", "writes", "product_types", "order_types", "webhooks")
+    @field_serializer("reads", "writes", "product_types", "order_types", "debtor_match", "webhooks")
     def _sorted(self, value: frozenset[str]) -> list[str]:
         return sorted(value)
 
@@ -95,6 +99,10 @@ def hook_mismatches(capabilities: Capabilities, implemented: set[str]) -> list[s
         problems.append("declares webhooks but does not implement parse_webhook")
     if capabilities.order_types and "orders" not in capabilities.writes:
         problems.append("declares order_types but does not write orders")
+    if "orders" in capabilities.writes and not capabilities.order_types:
+        problems.append("declares writes orders but no order_types")
+    if "find_debtor" in implemented and not capabilities.debtor_match:
+        problems.append("implements find_debtor but declares no debtor_match")
     if "check_connection" not in implemented:
         problems.append("does not implement check_connection")
     return problems

@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from host.capabilities import ENTITIES
 from host.errors import ConfigError
 from host.flows import Flow, FlowSettings, flow_classes
 from host.mapping import Mapper, compile_mapping
@@ -28,6 +27,7 @@ from host.models import RECORD_TYPES
 from host.plugins import Connection, Registry, package_for, transforms
 from host.secrets import redactor, secret_problem
 from host.store import check_url, normalise_url
+from host.vocabulary import ENTITIES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -311,9 +311,12 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
 def _validate_settings(
-    model: type[BaseModel], values: dict[str, Any], table: str, problems: _Problems
-) -> BaseModel | None:
+    model: type[SettingsModel], values: dict[str, Any], table: str, problems: _Problems
+) -> SettingsModel | None:
     allowed = {name: name for name in model.model_fields}
     for name, info in model.model_fields.items():
         if isinstance(info.alias, str):
@@ -326,18 +329,18 @@ def _validate_settings(
         settings = model.model_validate(known)
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
-            key = ".".join(str(part) for part in error["loc"]) or None
+            where = ".".join(str(part) for part in error["loc"]) or None
             message = "required key is missing" if error["type"] == "missing" else error["msg"]
-            problems.add(table, key, message)
+            problems.add(table, where, message)
         return None
     for name, info in model.model_fields.items():
         secret = getattr(settings, name, None)
         if isinstance(secret, SecretStr):
             value = secret.get_secret_value()
             redactor.add(value)
-            key = info.alias or name
-            if (problem := secret_problem(value)) and not problems.has(table, key):
-                problems.add(table, key, f"the secret {problem}")
+            shown = info.alias or name
+            if (problem := secret_problem(value)) and not problems.has(table, shown):
+                problems.add(table, shown, f"the secret {problem}")
                 return None
     if len(known) != len(values):
         return None
@@ -367,13 +370,13 @@ def _load_flows(
         if kind not in ENTITIES:
             problems.add(table, "kind", f"must be one of {', '.join(ENTITIES)}")
             continue
-        ends = {}
+        ends: dict[str, str] = {}
         for end, verb, attr in (("source", "read", "reads"), ("target", "write", "writes")):
             conn_name = value.get(end)
-            ends[end] = conn_name
             if not isinstance(conn_name, str):
                 problems.add(table, end, "required: the name of a connection")
                 continue
+            ends[end] = conn_name
             conn = connections.get(conn_name)
             if conn is None:
                 # a connection that failed validation has its own problem line already
@@ -400,13 +403,15 @@ def _load_flows(
         mapper, mapping_problems = compile_mapping(kind, mapping, RECORD_TYPES[kind], transforms)
         for key, message in mapping_problems:
             problems.add(f"{table}.mapping", key, message)
-        target = connections.get(ends["target"] or "")
+        target = connections.get(ends.get("target", ""))
         if kind == "orders" and target is not None:
             _check_order_type(settings, target, registry, f"{table}.settings", problems)
+        if target is not None:
+            _check_debtor_match(kind, settings, target, registry, f"{table}.settings", problems)
         enabled = value.get("enabled", True)
         if not isinstance(enabled, bool):
             problems.add(table, "enabled", "must be true or false")
-        if flow_settings is None:
+        if flow_settings is None or len(ends) < 2:
             continue
         flows[name] = FlowConfig(
             name=name,
@@ -455,4 +460,32 @@ def _check_order_type(
             table,
             "order_type",
             f"{order_type!r} is not an order type of {target.plugin} (it offers: {listing})",
+        )
+
+
+def _check_debtor_match(
+    kind: str,
+    settings: dict[str, Any],
+    target: ConnectionConfig,
+    registry: Registry,
+    table: str,
+    problems: _Problems,
+) -> None:
+    """`match_debtor_on` must be a field the target finds debtors by (its debtor_match):
+    else every record of the flow would fail."""
+    if kind not in ("orders", "customers") or problems.has(table, "match_debtor_on"):
+        return
+    info = registry.get(target.plugin)
+    assert info is not None and info.capabilities is not None  # load_config has checked it
+    if kind == "orders" and (settings.get("default_debtor") or "upsert_debtor" not in info.hooks):
+        return  # the orders flow finds no debtor: it books on the default one, or on none
+    match_on = settings.get("match_debtor_on", "email")
+    offered = info.capabilities.debtor_match
+    if match_on not in offered:
+        listing = ", ".join(sorted(offered)) or "none"
+        problems.add(
+            table,
+            "match_debtor_on",
+            f"target {target.name!r} ({target.plugin}) cannot find debtors by {match_on!r}; "
+            f"it finds them by: {listing}",
         )

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# (a hook spec is a signature and its documentation: it has no body)
 """THE plugin contract: every hook a connector may implement (DESIGN §2).
 
 A connector is a class with `name`, `title`, `Settings`, `capabilities` and
@@ -33,7 +35,6 @@ import pluggy
 from host.models import (
     Customer,
     Order,
-    OrderType,
     Product,
     Record,
     Refund,
@@ -41,6 +42,7 @@ from host.models import (
     StockLevel,
     WebhookEvent,
 )
+from host.vocabulary import DebtorField, Entity, OrderType
 
 PROJECT = "ihost"
 
@@ -130,7 +132,7 @@ def fetch_refunds(since: datetime | None) -> Iterable[Refund]:
 
 
 @hookspec(firstresult=True)
-def validate_record(entity: str, record: Record, order_type: OrderType | None) -> None:
+def validate_record(entity: Entity, record: Record, order_type: OrderType | None) -> None:
     """Refuse a record this target would refuse, before anything is written.
 
     `entity` is the flow's kind ("orders", "products", ...), `record` the record as it
@@ -170,11 +172,13 @@ def create_order(order: Order, order_type: OrderType, debtor_id: str | None) -> 
 
 
 @hookspec(firstresult=True)
-def find_debtor(customer: Customer, match_on: str) -> str | None:
+def find_debtor(customer: Customer, match_on: DebtorField) -> str | None:
     """Return the id of the target's debtor matching `customer`, else None.
 
-    `match_on` names the customer field to match: "email" (the default,
-    case-insensitive), or another such as "vat_number", "phone" or "key".
+    `match_on` names the customer field to match (host.vocabulary.DebtorField): "email"
+    (the default, case-insensitive), "phone", "vat_number" or "key" (the customer's key
+    is the debtor's number). It is always one of capabilities.debtor_match: declare there
+    every field this hook can match on, and no other (the config is checked against it).
     Raise RecordInvalid when the customer has no value for that field.
     """
 
@@ -240,24 +244,7 @@ def create_refund(refund: Refund, order_id: str | None) -> str:
     """
 
 
-#: Names of every connector hook, in the order above.
-HOOKS: tuple[str, ...] = (
-    "check_connection",
-    "parse_webhook",
-    "fetch_orders",
-    "fetch_products",
-    "fetch_stock",
-    "fetch_customers",
-    "fetch_shipments",
-    "fetch_refunds",
-    "validate_record",
-    "find_order",
-    "create_order",
-    "find_debtor",
-    "upsert_debtor",
-    "find_products",
-    "upsert_product",
-    "push_stock",
-    "create_shipment",
-    "create_refund",
+#: Names of every connector hook, in the order above: the functions marked @hookspec.
+HOOKS: tuple[str, ...] = tuple(
+    name for name, value in list(globals().items()) if hasattr(value, f"{PROJECT}_spec")
 )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from host.capabilities import ENTITIES, Capabilities
+from host.capabilities import Capabilities
 from host.plugins import PluginInfo
+from host.vocabulary import ENTITIES
 
 
 def pair_notes(flow: str, source: Capabilities, target: Capabilities) -> tuple[str, list[str]]:
@@ -65,17 +66,17 @@ def _listing(values: frozenset[str]) -> str:
 
 def build_matrix(plugins: list[PluginInfo]) -> dict[str, Any]:
     """The matrix of every flow between every two loaded plugins (JSON shape of DESIGN §6)."""
-    loaded = [p for p in plugins if p.error is None and p.capabilities is not None]
+    loaded = [(p.name, p.capabilities) for p in plugins if p.capabilities is not None]
     pairs = []
     for flow in ENTITIES:
-        for source in loaded:
-            for target in loaded:
-                status, notes = pair_notes(flow, source.capabilities, target.capabilities)
+        for source, source_caps in loaded:
+            for target, target_caps in loaded:
+                status, notes = pair_notes(flow, source_caps, target_caps)
                 pairs.append(
                     {
                         "flow": flow,
-                        "source": source.name,
-                        "target": target.name,
+                        "source": source,
+                        "target": target,
                         "status": status,
                         "notes": notes,
                     }

@@ -27,6 +27,8 @@ from pydantic import (
 
 from host.codes import COUNTRIES, CURRENCIES
 from host.errors import RecordInvalid
+from host.vocabulary import Entity, ProductKind
+from host.vocabulary import OrderType as OrderType  # re-exported: flows name it from here
 
 
 def _refuse_float(value: Any) -> Any:
@@ -83,8 +85,6 @@ OrderStatus = Literal[
     "voided",
     "cancelled",
 ]
-OrderType = Literal["sales_order", "invoice", "direct_invoice", "quote", "financial_entry"]
-ProductKind = Literal["simple", "virtual", "configurable"]
 
 
 class _Model(BaseModel):
@@ -259,7 +259,7 @@ class WebhookEvent(_Model):
     """What a webhook announced: which records of which entity changed."""
 
     connection: str
-    entity: Literal["orders", "products", "stock", "customers", "shipments", "refunds"]
+    entity: Entity
     keys: list[str] = Field(default_factory=list)
     event_id: str | None = Field(None, description="the remote's id, for de-duplication")
 

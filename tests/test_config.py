@@ -233,6 +233,53 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     assert result.err.startswith("ihost.toml: not valid TOML: ")
 
 
+SHOPIFY_CUSTOMERS = """
+[connections.webshop]
+plugin = "shopify"
+shop = "acme.myshopify.com"
+access_token = "${SHOPIFY_TOKEN}"
+
+[flows.erp-customers]
+kind = "customers"
+source = "erp"
+target = "webshop"
+[flows.erp-customers.settings]
+match_debtor_on = "FIELD"
+"""
+
+SHOPIFY_ENV = {**ENV, "SHOPIFY_TOKEN": "shpat-secret-value-789"}
+
+
+def test_a_debtor_field_the_target_cannot_find_by_is_refused_at_load(tmp_path: Path) -> None:
+    """Shopify finds customers by e-mail or phone: a VAT number would fail every record."""
+    path = write(tmp_path, GOOD + SHOPIFY_CUSTOMERS.replace("FIELD", "vat_number"))
+    result = run_ihost("-c", str(path), "config", "validate", env=SHOPIFY_ENV)
+    assert result.code == 2, result.out
+    assert result.err.splitlines() == [
+        "ihost.toml: [flows.erp-customers.settings] match_debtor_on: target 'webshop' "
+        "(shopify) cannot find debtors by 'vat_number'; it finds them by: email, phone"
+    ]
+    path = write(tmp_path, GOOD + SHOPIFY_CUSTOMERS.replace("FIELD", "phone"))
+    config = load_config(path, discover(), environ=SHOPIFY_ENV)
+    assert config.flows["erp-customers"].settings["match_debtor_on"] == "phone"
+
+
+def test_the_orders_flow_debtor_field_is_checked_unless_a_default_debtor_is_set(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.replace('order_type = "invoice"', 'order_type = "invoice"\nmatch_debtor_on = "key"')
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), discover(), environ=ENV)
+    assert info.value.problems == [
+        "ihost.toml: [flows.shop-orders.settings] match_debtor_on: target 'erp' (testerp) "
+        "cannot find debtors by 'key'; it finds them by: email, phone, vat_number"
+    ]
+    booked_on_one = text.replace(
+        'match_debtor_on = "key"', 'match_debtor_on = "key"\ndefault_debtor = "D-1"'
+    )
+    assert load_config(write(tmp_path, booked_on_one), discover(), environ=ENV).flows
+
+
 def test_dollar_escape_and_loader_errors(tmp_path: Path) -> None:
     text = GOOD.replace('token = "${SHOP_TOKEN}"', 'token = "pa$$word-${SHOP_TOKEN}"')
     config = load_config(write(tmp_path, text), discover(), environ=ENV)

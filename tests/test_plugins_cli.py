@@ -146,10 +146,12 @@ def test_about_formats() -> None:
     assert settings["token"]["secret"] is True and settings["token"]["required"] is True
     assert settings["page_size"]["default"] == 100
     assert about["capabilities"]["order_types"] == ["invoice", "sales_order"]
+    assert about["capabilities"]["debtor_match"] == ["email", "phone", "vat_number"]
 
     markdown = run_ihost("about", "testerp", "--format", "markdown")
     assert markdown.code == 0
     assert markdown.out.startswith("# Test ERP (ihost's own tests) (`testerp`)")
+    assert "| debtor_match | email, phone, vat_number |" in markdown.out
     assert "| webhook_secret | SecretStr \\| None | no |" in markdown.out
 
     text = run_ihost("about", "testshop")

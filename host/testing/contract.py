@@ -12,7 +12,10 @@ sandbox classes; pytest collects the inherited tests:
 The kit checks that declared reads/writes match the implemented hooks, that
 check_connection works and bad credentials raise AuthError, that fetch hooks
 stream, that every declared write round-trips (write, then find or fetch it
-back), and that creating an order, shipment or refund twice creates one.
+back), orders once for every declared order type, that creating an order (of
+each type), shipment or refund twice creates one, that a shipment or refund
+without the target's order id finds its order by number, and that a debtor is
+found by every field the connector declares in `debtor_match`.
 
 Override the `samples`, `prepare`, `existing_order_id`, `stock_of` and
 `exists` methods where the remote needs other data or cannot be read back
@@ -21,20 +24,23 @@ through the plugin's own hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from itertools import islice
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from pydantic import SecretStr
 
-from host.capabilities import ENTITIES, hook_mismatches
+from host.capabilities import hook_mismatches
 from host.errors import AuthError
-from host.models import RECORD_TYPES, Record
+from host.models import RECORD_TYPES, Customer, Record
 from host.plugins import Connection, PluginInfo, implemented_hooks
 from host.sandbox import Sandbox
 from host.testing import samples
+from host.vocabulary import DEBTOR_FIELDS, ENTITIES, ORDER_TYPES, DebtorField, Entity, OrderType
+
+_Test = TypeVar("_Test", bound=Callable[..., None])
 
 
 def _secret_fields(settings_model: Any) -> list[str]:
@@ -45,10 +51,21 @@ def _secret_fields(settings_model: Any) -> list[str]:
     ]
 
 
+def _per_write(*entities: Entity) -> Callable[[_Test], _Test]:
+    """Run the test once per entity, and for orders once per declared order type
+    (parameters `entity` and `order_type`; see ContractTests.pytest_generate_tests)."""
+
+    def mark(test: _Test) -> _Test:
+        test.kit_writes = entities  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
+
 class ContractTests:
     """Inherit to run the contract kit against one plugin and its sandbox."""
 
-    plugin_class: ClassVar[type]
+    plugin_class: ClassVar[type[Any]]
     sandbox_class: ClassVar[type[Sandbox]]
     sandbox_kwargs: ClassVar[dict[str, Any]] = {}
     #: entities whose fetch hook must yield at least one record after `prepare`
@@ -57,7 +74,8 @@ class ContractTests:
     # --- override points ------------------------------------------------------------------
 
     def samples(self) -> dict[str, Record]:
-        """One record per entity for the write tests."""
+        """One record per entity for the write tests. The shipment's and refund's
+        `order_number` is the number of the order `existing_order_id` returns."""
         return {
             "orders": samples.order(),
             "products": samples.product(),
@@ -80,11 +98,13 @@ class ContractTests:
         if not connection.implements("upsert_debtor"):
             return None
         customer = self.samples()["customers"]
-        existing = connection.hook.find_debtor(customer=customer, match_on="email")
+        match_on = _match_field(connection)
+        existing = connection.hook.find_debtor(customer=customer, match_on=match_on)
         return existing or connection.hook.upsert_debtor(customer=customer, existing_id=None)
 
     def existing_order_id(self, sandbox: Sandbox, connection: Connection) -> str:
-        """A target order to attach shipments and refunds to."""
+        """A target order to attach shipments and refunds to, numbered as the samples'
+        shipment and refund say (`order_number`)."""
         if "orders" not in connection.capabilities.writes:
             pytest.fail(
                 f"{type(self).__name__}: the plugin does not write orders; override "
@@ -124,6 +144,22 @@ class ContractTests:
 
     # --- fixtures -------------------------------------------------------------------------
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Parametrize the write tests: once per entity, orders once per order type the
+        plugin declares (ids such as ``orders-invoice``)."""
+        entities = getattr(metafunc.function, "kit_writes", None)
+        if entities is None:
+            return
+        offered = self.plugin_class.capabilities.order_types
+        cases: list[tuple[Entity, OrderType | None]] = []
+        for entity in entities:
+            types: list[OrderType | None] = [t for t in ORDER_TYPES if t in offered]
+            if entity != "orders" or not types:
+                types = [None]
+            cases += [(entity, order_type) for order_type in types]
+        ids = [f"{entity}-{order_type}" if order_type else entity for entity, order_type in cases]
+        metafunc.parametrize(("entity", "order_type"), cases, ids=ids)
+
     @pytest.fixture
     def sandbox(self) -> Iterator[Sandbox]:
         with self.sandbox_class(**self.sandbox_kwargs) as running:
@@ -140,9 +176,15 @@ class ContractTests:
             yield conn
 
     @staticmethod
-    def _order_type(connection: Connection) -> str:
+    def _order_type(connection: Connection) -> OrderType:
         offered = connection.capabilities.order_types
         return "sales_order" if "sales_order" in offered else sorted(offered)[0]
+
+    def _skip_unless_written(self, entity: str, order_type: OrderType | None = None) -> None:
+        if entity not in self.plugin_class.capabilities.writes:
+            pytest.skip(f"does not write {entity}")
+        if entity == "orders" and order_type is None:
+            pytest.fail("declares writes orders but no order_types")
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -185,27 +227,36 @@ class ContractTests:
         if entity in self.expect_records:
             assert records, f"fetch_{entity} yielded nothing"
 
-    @pytest.mark.parametrize("entity", ENTITIES)
-    def test_write_round_trips(self, entity: str, sandbox: Sandbox, connection: Connection) -> None:
-        if entity not in self.plugin_class.capabilities.writes:
-            pytest.skip(f"does not write {entity}")
+    @_per_write(*ENTITIES)
+    def test_write_round_trips(
+        self,
+        entity: str,
+        order_type: OrderType | None,
+        sandbox: Sandbox,
+        connection: Connection,
+    ) -> None:
+        self._skip_unless_written(entity, order_type)
         self.prepare(sandbox, connection)
-        sample = self.samples()[entity]
+        sample: Any = self.samples()[entity]
         hook = connection.hook
         if entity == "orders":
-            order_type = self._order_type(connection)
             target_id = hook.create_order(
                 order=sample,
                 order_type=order_type,
                 debtor_id=self.debtor_id(sandbox, connection),
             )
-            assert target_id and hook.find_order(order=sample, order_type=order_type) == target_id
+            found = hook.find_order(order=sample, order_type=order_type)
+            assert target_id and found == target_id, (
+                f"the {order_type} created as {target_id} is found as {found}"
+            )
         elif entity == "customers":
-            assert hook.find_debtor(customer=sample, match_on="email") is None
+            match_on = _match_field(connection)
+            assert hook.find_debtor(customer=sample, match_on=match_on) is None
             target_id = hook.upsert_debtor(customer=sample, existing_id=None)
-            assert hook.find_debtor(customer=sample, match_on="email") == target_id
-            upper = sample.model_copy(update={"email": sample.email.upper()})
-            assert hook.find_debtor(customer=upper, match_on="email") == target_id
+            assert hook.find_debtor(customer=sample, match_on=match_on) == target_id
+            if match_on == "email":
+                upper = sample.model_copy(update={"email": sample.email.upper()})
+                assert hook.find_debtor(customer=upper, match_on="email") == target_id
             assert hook.upsert_debtor(customer=sample, existing_id=target_id) == target_id
         elif entity == "products":
             found = hook.find_products(skus=[sample.sku, "IHOST-KIT-DOES-NOT-EXIST"])
@@ -221,21 +272,21 @@ class ContractTests:
             assert self.stock_of(sandbox, connection, sample.sku) == sample.quantity
         else:
             order_id = self.existing_order_id(sandbox, connection)
-            create = getattr(hook, "create_shipment" if entity == "shipments" else "create_refund")
-            record_arg = "shipment" if entity == "shipments" else "refund"
-            target_id = create(**{record_arg: sample, "order_id": order_id})
+            target_id = _create_for_order(connection, entity, sample, order_id)
             assert target_id and self.exists(sandbox, connection, entity, target_id)
 
-    @pytest.mark.parametrize("entity", ["orders", "shipments", "refunds"])
+    @_per_write("orders", "shipments", "refunds")
     def test_create_twice_creates_one(
-        self, entity: str, sandbox: Sandbox, connection: Connection
+        self,
+        entity: str,
+        order_type: OrderType | None,
+        sandbox: Sandbox,
+        connection: Connection,
     ) -> None:
-        if entity not in self.plugin_class.capabilities.writes:
-            pytest.skip(f"does not write {entity}")
+        self._skip_unless_written(entity, order_type)
         self.prepare(sandbox, connection)
-        sample = self.samples()[entity]
+        sample: Any = self.samples()[entity]
         if entity == "orders":
-            order_type = self._order_type(connection)
             debtor = self.debtor_id(sandbox, connection)
             first = connection.hook.create_order(
                 order=sample, order_type=order_type, debtor_id=debtor
@@ -246,16 +297,69 @@ class ContractTests:
             )
         else:
             order_id = self.existing_order_id(sandbox, connection)
-            name = "create_shipment" if entity == "shipments" else "create_refund"
-            record_arg = "shipment" if entity == "shipments" else "refund"
-            create = getattr(connection.hook, name)
-            first = create(**{record_arg: sample, "order_id": order_id})
-            second = create(**{record_arg: sample, "order_id": order_id})
-        assert first, f"creating the {entity[:-1]} returned no target id"
+            first = _create_for_order(connection, entity, sample, order_id)
+            second = _create_for_order(connection, entity, sample, order_id)
+        what = order_type or entity[:-1]
+        assert first, f"creating the {what} returned no target id"
+        assert second == first, f"a second {what} was created: {first} and {second}"
+
+    @pytest.mark.parametrize("entity", ["shipments", "refunds"])
+    def test_order_found_by_number_without_order_id(
+        self, entity: str, sandbox: Sandbox, connection: Connection
+    ) -> None:
+        """order_id None: the connector looks the order up by the record's order_number."""
+        self._skip_unless_written(entity)
+        self.prepare(sandbox, connection)
+        sample: Any = self.samples()[entity]
+        self.existing_order_id(sandbox, connection)
+        first = _create_for_order(connection, entity, sample, None)
+        assert first and self.exists(sandbox, connection, entity, first)
+        second = _create_for_order(connection, entity, sample, None)
         assert second == first, f"a second {entity[:-1]} was created: {first} and {second}"
+
+    @pytest.mark.parametrize("field", DEBTOR_FIELDS)
+    def test_debtor_found_by_each_declared_field(
+        self, field: DebtorField, sandbox: Sandbox, connection: Connection
+    ) -> None:
+        """Every field of capabilities.debtor_match finds the debtor upsert_debtor wrote."""
+        if not connection.implements("find_debtor"):
+            pytest.skip("keeps no debtors (no find_debtor)")
+        if field not in self.plugin_class.capabilities.debtor_match:
+            pytest.skip(f"does not declare debtor_match {field}")
+        self.prepare(sandbox, connection)
+        customer = _findable(self.samples()["customers"])
+        hook = connection.hook
+        assert hook.find_debtor(customer=customer, match_on=field) is None, (
+            f"find_debtor by {field} found a debtor before there was one"
+        )
+        target_id = hook.upsert_debtor(customer=customer, existing_id=None)
+        probe = customer.model_copy(update={"key": target_id}) if field == "key" else customer
+        found = hook.find_debtor(customer=probe, match_on=field)
+        assert found == target_id, f"find_debtor by {field} found {found}, not {target_id}"
 
     def test_webhook_without_signature_raises_auth_error(self, connection: Connection) -> None:
         if not self.plugin_class.capabilities.webhooks:
             pytest.skip("announces nothing by webhook")
         with pytest.raises(AuthError):
             connection.hook.parse_webhook(headers={}, body=b'{"id": 1}')
+
+
+def _match_field(connection: Connection) -> DebtorField:
+    """The field the kit finds debtors by: e-mail where declared, else the first declared."""
+    declared = connection.capabilities.debtor_match
+    return next((f for f in DEBTOR_FIELDS if f in declared), "email")
+
+
+def _findable(customer: Any) -> Customer:
+    """The sample customer with a value for every field a debtor may be found by."""
+    values = {"phone": "+31205550199", "vat_number": "NL000099998B57"}
+    return customer.model_copy(update={k: v for k, v in values.items() if not getattr(customer, k)})
+
+
+def _create_for_order(
+    connection: Connection, entity: str, record: Record, order_id: str | None
+) -> str:
+    """create_shipment or create_refund of `record` for target order `order_id`."""
+    if entity == "shipments":
+        return connection.hook.create_shipment(shipment=record, order_id=order_id)
+    return connection.hook.create_refund(refund=record, order_id=order_id)

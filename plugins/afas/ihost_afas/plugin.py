@@ -18,7 +18,6 @@ from host.models import (
     Address,
     Customer,
     Order,
-    OrderType,
     Product,
     Record,
     Refund,
@@ -26,6 +25,7 @@ from host.models import (
     StockLevel,
     record_or_invalid,
 )
+from host.vocabulary import DebtorField, OrderType
 from ihost_afas import client as afas
 from ihost_afas.client import AfasClient
 from ihost_afas.convert import (
@@ -91,6 +91,15 @@ class AfasSettings(BaseModel):
     timeout: float = Field(60.0, gt=0)
 
 
+#: the debtors GetConnector column a debtor is found in, by field (capabilities.debtor_match)
+DEBTOR_COLUMNS: dict[DebtorField, str] = {
+    "email": "Email",
+    "phone": "TelNr",
+    "vat_number": "VatNr",
+    "key": "DebtorId",
+}
+
+
 def _money(value: Decimal | None) -> str:
     return str((value or Decimal(0)).quantize(TWO))
 
@@ -107,6 +116,7 @@ class AfasPlugin:
         writes={"orders", "customers", "refunds"},
         product_types={"simple"},
         order_types={"sales_order", "invoice", "direct_invoice", "financial_entry"},
+        debtor_match=set(DEBTOR_COLUMNS),
         stock_batch=100,
         rate_limit="no published limit; at most 5 calls at once",
     )
@@ -211,14 +221,12 @@ class AfasPlugin:
 
     # --- debtors --------------------------------------------------------------------------
 
-    _MATCH_COLUMN = {"email": "Email", "vat_number": "VatNr", "phone": "TelNr", "key": "DebtorId"}
-
     @hookimpl
-    def find_debtor(self, customer: Customer, match_on: str) -> str | None:
-        column = self._MATCH_COLUMN.get(match_on)
+    def find_debtor(self, customer: Customer, match_on: DebtorField) -> str | None:
+        column = DEBTOR_COLUMNS.get(match_on)
         if column is None:
             raise RecordInvalid(
-                f"afas finds debtors by {', '.join(self._MATCH_COLUMN)}, not {match_on}",
+                f"afas finds debtors by {', '.join(DEBTOR_COLUMNS)}, not {match_on}",
                 field=match_on,
             )
         value = getattr(customer, match_on)
@@ -556,16 +564,7 @@ class AfasPlugin:
         rows = self.client.any_of(self.get.orders, "CustomerReference", [reference])
         if rows:
             return str(rows[0]["OrderNumber"])
-        order_rows = (
-            self.client.any_of(self.get.orders, "OrderNumber", [order_id]) if order_id else []
-        )
-        if not order_rows:
-            raise RecordInvalid(
-                f"refund {refund.key}: no AFAS order {order_id or refund.order_number}",
-                key=refund.key,
-                field="order_key",
-            )
-        debtor = str(order_rows[0]["DebtorId"])
+        debtor = str(self._refunded_order(refund, order_id)["DebtorId"])
         lines = self._refund_lines(refund)
         if refund.shipping_amount:
             lines.append(
@@ -594,6 +593,32 @@ class AfasPlugin:
             }
         }
         return str(self.client.insert("FbSales", body)["FbSales"]["OrNu"])
+
+    def _refunded_order(self, refund: Refund, order_id: str | None) -> dict[str, Any]:
+        """The sales order (or invoice) the refund credits: AFAS order `order_id`, else the
+        one create_order booked with the refund's order number as customer reference."""
+        if order_id:
+            column, value, field = "OrderNumber", order_id, "order_key"
+        elif refund.order_number:
+            column, field = "CustomerReference", "order_number"
+            value = self._reference(refund.order_number)
+        else:
+            raise RecordInvalid(
+                f"refund {refund.key} names no order: it has no order_number to find it by",
+                key=refund.key,
+                field="order_number",
+            )
+        rows = self.client.any_of(self.get.orders, column, [value])
+        found = next((r for r in rows if str(r.get(column)) == value), None)
+        if found is None:
+            by = value if order_id else f"with customer reference {value}"
+            raise RecordInvalid(
+                f"refund {refund.key}: AFAS has no sales order or invoice {by} (an order "
+                "booked as a journal entry is not credited)",
+                key=refund.key,
+                field=field,
+            )
+        return found
 
     def _refund_lines(self, refund: Refund) -> list[dict[str, Any]]:
         """Credit lines whose quantity x unit price add up to each refund line's amount

@@ -271,6 +271,57 @@ def test_a_write_whose_answer_was_lost_is_booked_once(
     assert sorted(booked) == ["3001", "3002"]
 
 
+def refund(number: int, refund_id: int) -> dict:
+    """A Shopify order with one refund of one unit of SKU-1."""
+    order = samples.order(number, email="anna@example.com")
+    order["refunds"] = [
+        {
+            "id": f"gid://shopify/Refund/{refund_id}",
+            "createdAt": "2026-05-02T10:00:00Z",
+            "note": "damaged",
+            "totalRefundedSet": samples.money("12.10"),
+            "refundLineItems": [
+                {"quantity": 1, "lineItem": {"sku": "SKU-1"}, "subtotalSet": samples.money("12.10")}
+            ],
+        }
+    ]
+    return order
+
+
+def test_a_refund_without_a_bound_order_credits_the_order_found_by_its_number(
+    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+) -> None:
+    """An order AFAS had before ihost booked anything (so no binding names it) is found
+    by the webshop's order number in its customer reference, and credited on its debtor."""
+    erp.seed(
+        afas.ORDERS,
+        [{"OrderNumber": "60000900", "DebtorId": "10500", "CustomerReference": "7001"}],
+    )
+    shop.seed("orders", [refund(7001, 91), refund(7002, 92)])  # AFAS has no order 7002
+    flows = '[flows.refunds]\nkind = "refunds"\nsource = "shop"\ntarget = "erp"\n'
+    path = config(tmp_path, shop, erp, flows)
+    result, report = run_flow(path, "refunds")
+    assert result.code == 1, result.output
+    done = {a["key"]: a for a in report["actions"]}
+    assert done["91"]["action"] == "created"
+    assert done["91"]["reason"] == "order 7001 found by number"
+    assert done["92"]["action"] == "failed"
+    assert done["92"]["reason"] == (
+        "refund 92: AFAS has no sales order or invoice with customer reference 7002 "
+        "(an order booked as a journal entry is not credited)"
+    )
+    (call,) = erp.dump("FbSales")
+    (credit,) = elements(call["body"]["FbSales"])
+    header = fields(credit)
+    assert (header["DbId"], header["RfCs"], header["CrOr"]) == ("10500", "credit 91", True)
+    assert [fields(line)["QuUn"] for line in objects(credit, "FbSalesLines")] == ["-1"]
+    assert_every_body_validates(erp)
+
+    _, again = run_flow(path, "refunds", "--full")
+    assert actions(again)["91"][0] != "failed"
+    assert len(erp.dump("FbSales")) == 1  # found by its reference: not credited twice
+
+
 def test_a_journal_entry_written_before_a_crash_is_found_not_booked_again(
     tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
 ) -> None:

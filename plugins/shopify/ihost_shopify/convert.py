@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from host.models import Address, Customer, Product
+from host.vocabulary import DebtorField
 
 FINANCIAL_STATUS = {
     "PENDING": "pending",
@@ -356,7 +357,7 @@ def customer_problems(customer: Customer) -> list[tuple[str, str]]:
 
 
 #: the customer fields a Shopify customer is found by, in the order they are tried
-CUSTOMER_MATCH = ("email", "phone")
+CUSTOMER_MATCH: tuple[DebtorField, ...] = ("email", "phone")
 
 
 def customer_match_value(field: str, value: str) -> str:

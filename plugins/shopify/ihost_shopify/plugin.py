@@ -87,6 +87,7 @@ class ShopifyPlugin:
         variant_images=1,
         categories=True,
         attributes=True,
+        debtor_match=set(convert.CUSTOMER_MATCH),
         split_shipments=True,
         stock_batch=250,
         webhooks={"orders"},

@@ -9,6 +9,7 @@ from ihost_shopify import samples as shopify
 from ihost_shopify.plugin import ShopifyPlugin
 from ihost_shopify.sandbox import ShopifySandbox
 
+from host.models import Record
 from host.plugins import Connection
 from host.testing import ContractTests, samples
 
@@ -17,6 +18,11 @@ class TestShopifyContract(ContractTests):
     plugin_class = ShopifyPlugin
     sandbox_class = ShopifySandbox
     expect_records = {"orders"}
+
+    def samples(self) -> dict[str, Record]:
+        kit = super().samples()
+        kit["shipments"] = kit["shipments"].model_copy(update={"order_number": "#7001"})
+        return kit
 
     def prepare(self, sandbox: Any, connection: Connection) -> None:
         super().prepare(sandbox, connection)

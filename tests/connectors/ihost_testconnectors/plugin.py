@@ -27,7 +27,6 @@ from host.http import HttpClient
 from host.models import (
     Customer,
     Order,
-    OrderType,
     Product,
     Record,
     Refund,
@@ -36,6 +35,7 @@ from host.models import (
     WebhookEvent,
     record_or_invalid,
 )
+from host.vocabulary import OrderType
 
 _SKIP = {"id", "source_key", "order_id", "order_type", "debtor_id"}
 
@@ -285,6 +285,7 @@ class ShopPlugin(
         variant_images=1,
         categories=True,
         attributes=True,
+        debtor_match={"email", "phone", "vat_number"},
         split_shipments=True,
         stock_batch=250,
         webhooks={"orders"},
@@ -330,6 +331,7 @@ class ErpPlugin(
         writes={"orders", "customers", "products", "stock", "refunds"},
         product_types={"simple"},
         order_types={"sales_order", "invoice"},
+        debtor_match={"email", "phone", "vat_number"},
         stock_batch=100,
         rate_limit="5 requests/s",
     )

@@ -34,8 +34,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from host.sandbox import Sandbox
+from host.vocabulary import ENTITIES
 
-ENTITIES = ("orders", "products", "stock", "customers", "shipments", "refunds")
 TOKEN = "sandbox-token-0123456789"
 _KEY_FIELD = {"orders": "source_key", "shipments": "source_key", "refunds": "source_key"}
 
