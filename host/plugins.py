@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,7 +203,7 @@ class CallStats:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
 
 for _hook in HOOKS:
