@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import re
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -33,7 +36,7 @@ from host.auth import (
     OAuth2ClientCredentials,
     TokenLogin,
 )
-from host.authorize import authorize_at_sandbox
+from host.authorize import RedirectReceiver, authorize, authorize_at_sandbox
 from host.config import Config, load_config
 from host.errors import AuthError, ConfigError
 from host.http import HttpClient
@@ -309,6 +312,12 @@ def vault(config: Config) -> TokenVault:
 
 
 @pytest.fixture
+def config_with_key(config: Config, key: str) -> Config:
+    """The config, IHOST_SECRET_KEY set."""
+    return config
+
+
+@pytest.fixture
 def authorized(config: Config, key: str) -> Config:
     """The config, its connection `erp` authorized as `ihost auth` would."""
     with config.connect("erp", discover()) as conn:
@@ -463,6 +472,107 @@ def test_without_a_vault_the_tokens_live_in_memory(erp: OAuthRecordSandbox) -> N
         erp.oauth.expire_access_tokens()
         conn.hook.check_connection()
     assert erp.oauth.refreshes == 1
+
+
+# --- the authorization, as `ihost auth` runs it ---------------------------------------------
+
+
+class Authorizing(threading.Thread):
+    """host.authorize.authorize() of connection erp in a thread, as `ihost auth erp` runs it;
+    the test plays the browser."""
+
+    def __init__(self, config: Config, timeout: float = 60.0) -> None:
+        super().__init__(daemon=True)
+        self.config = config
+        self.timeout = timeout
+        self.lines: list[str] = []
+        self.error: Exception | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            with self.config.connect("erp", discover()) as conn:
+                authorize(
+                    conn.hook.oauth2_flow(), "erp", say=self.lines.append, timeout=self.timeout
+                )
+        except Exception as exc:
+            self.error = exc
+
+    def url(self) -> str:
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("  http") for line in self.lines):
+            assert self.is_alive() and time.monotonic() < deadline, self.error
+            time.sleep(0.01)
+        return next(line for line in self.lines if line.startswith("  http")).strip()
+
+    def outcome(self) -> Exception | None:
+        self.join(60)
+        assert not self.is_alive()
+        return self.error
+
+
+def redirect_of(url: str) -> str:
+    answer = httpx.get(url)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["location"]
+
+
+def test_a_redirect_with_another_state_is_refused(
+    config_with_key: Config, vault: TokenVault
+) -> None:
+    flow = Authorizing(config_with_key)
+    location = redirect_of(flow.url())
+    parts = urlsplit(location)
+    forged = {**dict(parse_qsl(parts.query)), "state": "forged-state"}
+    httpx.get(parts._replace(query=urlencode(forged)).geturl())
+    error = flow.outcome()
+    assert isinstance(error, AuthError) and "state is not the one ihost sent" in str(error)
+    assert vault.read() is None
+
+
+def test_a_refused_authorization(config_with_key: Config, erp: OAuthRecordSandbox) -> None:
+    erp.oauth.deny_next_authorization()
+    flow = Authorizing(config_with_key)
+    httpx.get(redirect_of(flow.url()))
+    error = flow.outcome()
+    assert str(error) == "erp: the remote did not authorize ihost (access_denied)"
+
+
+def test_the_registered_redirect_uri_is_listened_on(
+    tmp_path: Path, erp: OAuthRecordSandbox, key: str, vault: TokenVault
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    redirect = f"http://localhost:{port}/ihost/back"
+    path = write_config(tmp_path, {"erp": ("testoauth", erp)}, "")
+    path.write_text(path.read_text() + f'redirect_uri = "{redirect}"\n')
+    flow = Authorizing(load_config(path, discover()))
+    url = flow.url()
+    assert parse_qs(urlsplit(url).query)["redirect_uri"] == [redirect]
+    location = redirect_of(url)
+    assert location.startswith(redirect + "?")
+    assert httpx.get(f"http://127.0.0.1:{port}/favicon.ico").status_code == 404  # waits on
+    assert httpx.get(location).status_code == 200
+    assert flow.outcome() is None
+    assert vault.read() is not None
+
+
+@pytest.mark.parametrize(
+    ("redirect", "problem"),
+    [
+        ("https://example.com/callback", "must be http://127.0.0.1:PORT/PATH"),
+        ("http://127.0.0.1/callback", "must be http://127.0.0.1:PORT/PATH"),
+        ("http://127.0.0.1:{busy}/callback", "cannot listen on 127.0.0.1:{busy}"),
+    ],
+)
+def test_a_redirect_uri_ihost_cannot_listen_on(redirect: str, problem: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=re.escape(problem.format(busy=port))):
+            RedirectReceiver(redirect.format(busy=port))
 
 
 # --- the vault on both stores -------------------------------------------------------------
