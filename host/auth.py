@@ -31,9 +31,10 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -41,7 +42,9 @@ import httpx
 from host.errors import AuthError, RemoteUnavailable, TransientError
 from host.http import HttpClient
 from host.secrets import redact, redactor
-from host.tokens import StoredTokens, Tokens, TokenVault
+
+if TYPE_CHECKING:
+    from host.tokens import StoredTokens, TokenVault
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +57,68 @@ __all__ = [
     "OAuth2AuthorizationCode",
     "OAuth2ClientCredentials",
     "TokenLogin",
+    "Tokens",
     "pkce_pair",
 ]
 
 #: refresh an access token this many seconds before it expires
 REFRESH_BEFORE = 60.0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True, repr=False)
+class Tokens:
+    """An access token, the refresh token that renews it, and when the access token expires
+    (seconds since the epoch; None when the remote did not say)."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: float | None = None
+    token_type: str = "Bearer"
+    scope: str | None = None
+
+    def __repr__(self) -> str:  # never a token in a log line or a traceback
+        refresh = "***" if self.refresh_token else None
+        return f"Tokens(access_token=***, refresh_token={refresh}, expires_at={self.expires_at})"
+
+    def due(self, leeway: float, now: float | None = None) -> bool:
+        """Whether the access token expires within `leeway` seconds."""
+        if self.expires_at is None:
+            return False
+        return (time.time() if now is None else now) >= self.expires_at - leeway
+
+    @classmethod
+    def from_answer(cls, answer: Mapping[str, Any], keep_refresh: str | None = None) -> Tokens:
+        """The tokens of a token endpoint's answer (RFC 6749 §5.1), registered as secrets.
+        An answer without a refresh token keeps `keep_refresh`. ValueError names what is
+        missing."""
+        if not isinstance(answer, Mapping):
+            raise ValueError("the answer is not a JSON object")
+        access = answer.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ValueError("the answer holds no access_token")
+        refresh = answer.get("refresh_token")
+        if refresh is not None and not isinstance(refresh, str):
+            raise ValueError("its refresh_token is not a string")
+        expires_in = answer.get("expires_in")
+        try:
+            lifetime = float(expires_in) if expires_in is not None else None
+        except (TypeError, ValueError):
+            raise ValueError(f"its expires_in is not a number: {expires_in!r}") from None
+        tokens = cls(
+            access_token=access,
+            refresh_token=refresh or keep_refresh,
+            expires_at=time.time() + lifetime if lifetime is not None else None,
+            token_type=str(answer.get("token_type") or "Bearer"),
+            scope=answer.get("scope") if isinstance(answer.get("scope"), str) else None,
+        )
+        tokens.register()
+        return tokens
+
+    def register(self) -> None:
+        """Make the redactor blank these tokens out of every output."""
+        redactor.add(self.access_token)
+        redactor.add(self.refresh_token)
 
 
 @dataclass(frozen=True)
@@ -186,13 +245,12 @@ class _RenewingBearer(httpx.Auth):
 
 
 class _Refused(AuthError):
-    """A token or login endpoint refused the request (4xx with an OAuth2 error body)."""
+    """The token endpoint refused a grant (4xx, with an OAuth2 error body or without)."""
 
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(f"{status} {error}: {description}" if description else error)
         self.status = status
         self.error = error
-        self.description = description
 
 
 class _TokenEndpoint(HttpClient):

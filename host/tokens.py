@@ -21,10 +21,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from host.auth import Tokens
 from host.errors import ConfigError, FlowBusy, TransientError
 from host.secrets import redactor
 from host.store import FlowLock, Store
@@ -38,59 +39,6 @@ MAKE_KEY = "make one with `ihost auth --new-key` and set it for every ihost proc
 #: how long a process waits for another one to finish refreshing the same connection
 LOCK_WAIT = 120.0
 _LOCK_POLL = 0.05
-
-
-@dataclass(frozen=True, repr=False)
-class Tokens:
-    """An access token, the refresh token that renews it, and when the access token expires
-    (seconds since the epoch; None when the remote did not say)."""
-
-    access_token: str
-    refresh_token: str | None = None
-    expires_at: float | None = None
-    token_type: str = "Bearer"
-    scope: str | None = None
-
-    def __repr__(self) -> str:  # never a token in a log line or a traceback
-        refresh = "***" if self.refresh_token else None
-        return f"Tokens(access_token=***, refresh_token={refresh}, expires_at={self.expires_at})"
-
-    def due(self, leeway: float, now: float | None = None) -> bool:
-        """Whether the access token expires within `leeway` seconds."""
-        if self.expires_at is None:
-            return False
-        return (time.time() if now is None else now) >= self.expires_at - leeway
-
-    @classmethod
-    def from_answer(cls, answer: Mapping[str, Any], keep_refresh: str | None = None) -> Tokens:
-        """The tokens of a token endpoint's answer (RFC 6749 §5.1), registered as secrets.
-        An answer without a refresh token keeps `keep_refresh`. ValueError names what is
-        missing."""
-        access = answer.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise ValueError("the answer holds no access_token")
-        refresh = answer.get("refresh_token")
-        if refresh is not None and not isinstance(refresh, str):
-            raise ValueError("its refresh_token is not a string")
-        expires_in = answer.get("expires_in")
-        try:
-            lifetime = float(expires_in) if expires_in is not None else None
-        except (TypeError, ValueError):
-            raise ValueError(f"its expires_in is not a number: {expires_in!r}") from None
-        tokens = cls(
-            access_token=access,
-            refresh_token=refresh or keep_refresh,
-            expires_at=time.time() + lifetime if lifetime is not None else None,
-            token_type=str(answer.get("token_type") or "Bearer"),
-            scope=answer.get("scope") if isinstance(answer.get("scope"), str) else None,
-        )
-        tokens.register()
-        return tokens
-
-    def register(self) -> None:
-        """Make the redactor blank these tokens out of every output."""
-        redactor.add(self.access_token)
-        redactor.add(self.refresh_token)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from host.auth import (
     Bearer,
     OAuth2ClientCredentials,
     TokenLogin,
+    Tokens,
 )
 from host.authorize import RedirectReceiver, authorize, authorize_at_sandbox
 from host.config import Config, load_config
@@ -46,7 +47,7 @@ from host.sandbox_oauth import LIGHTSPEED, OAuth2Server
 from host.secrets import RedactingFormatter
 from host.store import Store, normalise_url
 from host.store.schema import SCHEMA_VERSION
-from host.tokens import KEY_VARIABLE, Tokens, TokensChanged, TokenVault
+from host.tokens import KEY_VARIABLE, TokensChanged, TokenVault
 
 KEY = "ihost-api-key-0123456789"
 PASSWORD = "login-password-0042"
