@@ -369,9 +369,15 @@ class TokenLogin(_RenewingBearer):
             return self._token
 
     def _login(self) -> str:
-        answer = self._client.request(
-            "POST", self.url, json=self._credentials, idempotent=True
-        ).json()
+        try:
+            response = self._client.request(
+                "POST", self.url, json=self._credentials, idempotent=True
+            )
+            answer = response.json()
+        except TransientError as exc:  # the retry budget is spent: nothing to repeat above
+            raise RemoteUnavailable(f"{self._client.name}: no login: {exc}") from None
+        except ValueError:
+            answer = None
         token = answer.get(self.token_field) if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthError(f"{self._client.name}: the login answered without a {self.token_field}")

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -55,8 +56,8 @@ class Child:
             reader.start()
 
     @staticmethod
-    def _read(stream: object, lines: list[str]) -> None:
-        for line in stream:  # type: ignore[attr-defined]
+    def _read(stream: IO[str], lines: list[str]) -> None:
+        for line in stream:
             lines.append(line.rstrip("\n"))
 
     def line(self, wanted: Callable[[str], bool], stream: str = "err") -> str:
