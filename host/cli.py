@@ -289,6 +289,46 @@ class _CheckFailed(IntegrationError):
     exit_code = 3
 
 
+@cli.command(name="auth")
+@click.argument("connection", required=False)
+@click.option("--open", "open_browser", is_flag=True, help="Also open the URL in a browser.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the redirect.",
+)
+@click.option("--new-key", is_flag=True, help="Print a new key for IHOST_SECRET_KEY and stop.")
+@click.pass_obj
+def auth_command(
+    obj: Context, connection: str | None, open_browser: bool, timeout: float, new_key: bool
+) -> None:
+    """Authorize CONNECTION with its remote (OAuth2 authorization code) and store its tokens.
+
+    Prints the URL to open in a browser; the remote sends the browser back to 127.0.0.1,
+    where ihost takes the code and exchanges it for tokens. They are stored in the store,
+    encrypted with the key in $IHOST_SECRET_KEY (`ihost auth --new-key` makes one)."""
+    from host.authorize import authorize
+    from host.tokens import new_key as make_key
+
+    if new_key:
+        click.echo(make_key())
+        return
+    if connection is None:
+        raise click.UsageError("give the CONNECTION to authorize (or --new-key)")
+    config = obj.config()
+    with config.connect(connection, obj.registry) as conn:
+        flow = conn.hook.oauth2_flow()
+        if flow is None:
+            raise ConfigError(
+                f"{connection} ({conn.info.name}) does not sign in with OAuth2 authorization "
+                "code: it needs no `ihost auth`"
+            )
+        authorize(flow, connection, say=click.echo, timeout=timeout, open_browser=open_browser)
+    click.echo(f"{connection}: authorized; its tokens are stored, encrypted, in the store")
+
+
 @cli.group(name="config")
 def config_group() -> None:
     """Work with the configuration file."""

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from host.auth import ConnectorContext
 from host.errors import ConfigError
 from host.flows import Flow, FlowSettings, flow_classes
 from host.mapping import Mapper, compile_mapping
@@ -27,6 +28,7 @@ from host.models import RECORD_TYPES
 from host.plugins import Connection, Registry, package_for, transforms
 from host.secrets import redactor, secret_problem
 from host.store import check_url, normalise_url
+from host.tokens import TokenVault
 from host.vocabulary import ENTITIES
 
 if sys.version_info >= (3, 11):
@@ -90,7 +92,8 @@ class Config:
         conn = self.connections[name]
         info = registry.get(conn.plugin)
         assert info is not None  # load_config has checked it
-        return Connection(name, info, conn.settings)
+        context = ConnectorContext(connection=name, tokens=TokenVault(self.store_url, name))
+        return Connection(name, info, conn.settings, context)
 
 
 def config_path(option: str | os.PathLike[str] | None = None) -> Path:

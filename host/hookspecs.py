@@ -32,6 +32,7 @@ from datetime import datetime
 
 import pluggy
 
+from host.auth import OAuth2AuthorizationCode
 from host.models import (
     Customer,
     Order,
@@ -74,6 +75,20 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> WebhookEvent | Non
     missing or does not match. Return a WebhookEvent naming the entity, the keys of
     the changed records and the remote's event id (for de-duplication), or None for
     a delivery the host need not act on (a test ping, an unknown topic).
+    """
+
+
+@hookspec(firstresult=True)
+def oauth2_flow() -> OAuth2AuthorizationCode | None:
+    """The OAuth2 authorization-code flow this connection signs in with, for `ihost auth`.
+
+    Implement it when the remote is authorized by a merchant in a browser (OAuth2
+    authorization code: Lightspeed, Asperion): return the host.auth.OAuth2AuthorizationCode
+    your client authenticates with, built with ``vault=context.tokens`` (take
+    ``context: host.auth.ConnectorContext`` in the constructor), so that the tokens
+    `ihost auth CONNECTION` obtains, and every refreshed set after them, are kept in the
+    store. Leave the hook out, or return None, when the connection needs no authorization.
+    Never call the remote here.
     """
 
 

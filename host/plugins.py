@@ -8,6 +8,7 @@ error; the others keep working.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import logging
 import time
 from collections import Counter, defaultdict
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from stevedore import ExtensionManager
 
 from host import hookspecs
+from host.auth import ConnectorContext
 from host.capabilities import Capabilities, hook_mismatches
 from host.hookspecs import HOOKS, PROJECT, hookimpl
 from host.secrets import redact
@@ -210,20 +212,39 @@ for _hook in HOOKS:
     setattr(CallStats, _hook, _stats_wrapper(_hook))
 
 
+def _takes_context(cls: type) -> bool:
+    try:
+        return "context" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # a signature Python cannot read
+        return False
+
+
 class Connection:
     """One configured connection: its plugin instance behind its own PluginManager.
 
     Call hooks through `hook` with keyword arguments, e.g.
-    ``connection.hook.fetch_orders(since=None, statuses=["paid"])``.
+    ``connection.hook.fetch_orders(since=None, statuses=["paid"])``. The plugin is built
+    as ``cls(settings, context=context)`` when its constructor takes a `context`
+    (host.auth.ConnectorContext; by default one without a token vault), else ``cls(settings)``.
     """
 
-    def __init__(self, name: str, info: PluginInfo, settings: BaseModel) -> None:
+    def __init__(
+        self,
+        name: str,
+        info: PluginInfo,
+        settings: BaseModel,
+        context: ConnectorContext | None = None,
+    ) -> None:
         if info.cls is None or info.error:
             raise ValueError(f"plugin {info.name} is not usable: {info.error}")
         self.name = name
         self.info = info
         self.settings = settings
-        self.plugin = info.cls(settings)
+        self.context = context or ConnectorContext(connection=name)
+        if _takes_context(info.cls):
+            self.plugin = info.cls(settings, context=self.context)
+        else:
+            self.plugin = info.cls(settings)
         self.stats = CallStats()
         self.manager = pluggy.PluginManager(PROJECT)
         self.manager.add_hookspecs(hookspecs)

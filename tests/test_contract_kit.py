@@ -1,11 +1,11 @@
-"""The contract kit run against the two test connectors and their sandbox."""
+"""The contract kit run against the test connectors and their sandboxes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ihost_testconnectors.plugin import ErpPlugin, ShopPlugin
-from ihost_testconnectors.sandbox import RecordSandbox
+from ihost_testconnectors.plugin import ErpPlugin, OAuthErpPlugin, ShopPlugin
+from ihost_testconnectors.sandbox import OAuthRecordSandbox, RecordSandbox
 
 from host.plugins import Connection
 from host.sandbox import Sandbox
@@ -44,3 +44,10 @@ class TestErpContract(ContractTests):
         if entity in self.plugin_class.capabilities.reads:
             return super().exists(sandbox, connection, entity, target_id)
         return any(r["id"] == target_id for r in sandbox.dump(entity))
+
+
+class TestOAuthErpContract(TestErpContract):
+    """The kit authorizes a connector with an OAuth2 authorization-code flow at its sandbox."""
+
+    plugin_class = OAuthErpPlugin
+    sandbox_class = OAuthRecordSandbox

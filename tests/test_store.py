@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import host.store
 from host.errors import ConfigError, FlowBusy
 from host.store import Store, utcnow
+from host.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -245,4 +246,4 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
             pass
         with store.engine.connect() as db:
             version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'"))
-            assert version.scalar() == "3"
+            assert version.scalar() == str(SCHEMA_VERSION)

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3  # 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint
+SCHEMA_VERSION = 4  # 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint; 4: oauth_tokens
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -149,4 +149,15 @@ flow_locks = sa.Table(
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("acquired_at", UtcDateTime(), nullable=False),
+)
+
+#: each connection's OAuth2 tokens (host.tokens.TokenVault), sealed with Fernet under
+#: $IHOST_SECRET_KEY: never a token in clear text
+oauth_tokens = sa.Table(
+    "oauth_tokens",
+    metadata,
+    sa.Column("connection", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False, doc="grows by one with every write"),
+    sa.Column("sealed", sa.Text, nullable=False, doc="the tokens as JSON, encrypted"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

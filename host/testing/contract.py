@@ -32,6 +32,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 from pydantic import SecretStr
 
+from host.authorize import authorize_at_sandbox
 from host.capabilities import hook_mismatches
 from host.errors import AuthError
 from host.models import RECORD_TYPES, Customer, Record
@@ -173,6 +174,9 @@ class ContractTests:
     @pytest.fixture
     def connection(self, sandbox: Sandbox) -> Iterator[Connection]:
         with self._connect(sandbox.connection_settings()) as conn:
+            flow = conn.hook.oauth2_flow()
+            if flow is not None:  # OAuth2 authorization code: the sandbox allows at once
+                authorize_at_sandbox(flow)
             yield conn
 
     @staticmethod

@@ -1,12 +1,13 @@
-"""Two connectors written from DESIGN.md alone, for the host's own tests.
+"""Connectors written from DESIGN.md alone, for the host's own tests.
 
 `testshop` plays a webshop (source of orders, refunds, customers and products
 with variants; target of products, stock, customers and shipments); `testerp`
 plays an accounting system (source of products, stock, customers and shipments;
 target of orders, debtors, products without variants, images or categories,
-stock and refunds). Both talk to the RecordSandbox REST API in sandbox.py over
-real HTTP. Each entity's hooks live in a mixin so that a class implements exactly
-the hooks its capabilities declare.
+stock and refunds); `testoauth` is testerp signing in with OAuth2 authorization code
+(host.auth). They talk to the RecordSandbox REST API in sandbox.py over real HTTP.
+Each entity's hooks live in a mixin so that a class implements exactly the hooks its
+capabilities declare.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
 from host import hookimpl
+from host.auth import ConnectorContext, OAuth2AuthorizationCode
 from host.capabilities import Capabilities
 from host.errors import AuthError, RecordInvalid
 from host.http import HttpClient
@@ -335,3 +337,56 @@ class ErpPlugin(
         stock_batch=100,
         rate_limit="5 requests/s",
     )
+
+
+class OAuthSettings(BaseModel):
+    base_url: str = Field(description="the system's base URL")
+    authorize_url: str = Field(description="where a merchant authorizes ihost")
+    token_url: str = Field(description="the OAuth2 token endpoint")
+    client_id: str = Field(description="the OAuth2 client registered for ihost")
+    client_secret: SecretStr = Field(description="its secret")
+    redirect_uri: str | None = Field(None, description="the redirect URI registered, if any")
+    pkce: bool = Field(True, description="send a PKCE S256 challenge")
+    token_body: Literal["form", "json"] = Field("form", description="how token requests go")
+    page_size: int = Field(100, ge=1, le=1000, description="records per page when reading")
+    timeout: float = Field(30.0, gt=0, description="seconds per request")
+
+
+class OAuthErpPlugin(ErpPlugin):
+    """The test ERP behind OAuth2 authorization code with rotating refresh tokens: authorize
+    a connection with `ihost auth NAME`."""
+
+    name = "testoauth"
+    title = "Test ERP behind OAuth2 (ihost's own tests)"
+    Settings = OAuthSettings  # type: ignore[assignment]
+
+    def __init__(self, settings: OAuthSettings, context: ConnectorContext) -> None:
+        self.settings = settings  # type: ignore[assignment]
+        self.auth = OAuth2AuthorizationCode(
+            settings.authorize_url,
+            settings.token_url,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+            redirect_uri=settings.redirect_uri,
+            pkce=settings.pkce,
+            token_body=settings.token_body,
+            vault=context.tokens,
+            retries=3,
+            name=context.connection,
+        )
+        self.client = HttpClient(
+            settings.base_url,
+            auth=self.auth,
+            retries=3,
+            max_backoff=0.2,
+            timeout=settings.timeout,
+            name=self.name,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.auth.close()
+
+    @hookimpl
+    def oauth2_flow(self) -> OAuth2AuthorizationCode:
+        return self.auth

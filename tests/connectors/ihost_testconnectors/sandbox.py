@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from host.sandbox import Sandbox
+from host.sandbox_oauth import LIGHTSPEED, OAuth2Server, OAuth2Vendor
 from host.vocabulary import ENTITIES
 
 TOKEN = "sandbox-token-0123456789"
@@ -241,6 +242,44 @@ class RecordSandbox(Sandbox):
         if entity in ("shipments", "refunds") and not body.get("order_id"):
             return "order_id is required"
         return None
+
+
+class OAuthRecordSandbox(RecordSandbox):
+    """RecordSandbox behind OAuth2 authorization code with rotating refresh tokens, as
+    `vendor` runs it (Lightspeed by default): `oauth` is the OAuth2Server; every API call
+    needs one of its access tokens, and is refused in the vendor's shape without."""
+
+    name = "testoauth"
+    client_id = "testoauth-client"
+    client_secret = "testoauth-secret-0123456789"
+
+    def __init__(self, *, vendor: OAuth2Vendor = LIGHTSPEED, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oauth = OAuth2Server(
+            vendor, client_id=self.client_id, client_secret=self.client_secret
+        )
+
+    def connection_settings(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "authorize_url": self.base_url + self.oauth.vendor.authorize_path,
+            "token_url": self.base_url + self.oauth.vendor.token_path,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+
+    def routes(self) -> list[BaseRoute]:
+        return [*self.oauth.routes(), *super().routes()]
+
+    def _guard(self, request: Request) -> Response | None:
+        return self.oauth.check_bearer(request) or super()._guard(request)
+
+    def _authorised(self, request: Request) -> bool:
+        return True  # the OAuth2 server has checked the bearer token
+
+    def stop(self) -> None:
+        self.oauth.release_token_answers()
+        super().stop()
 
 
 def webhook_body(entity: str, keys: list[str]) -> bytes:
