@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from host.auth import ApiKeyHeader
 from host.errors import RemoteRejected
 from host.http import HttpClient
 from host.paging import SkipTake
@@ -30,14 +31,15 @@ PARALLEL = 5
 EQUALS, AT_LEAST, AT_MOST, MORE, LESS, CONTAINS = "1", "2", "3", "4", "5", "6"
 
 
-def token_header(token: str) -> str:
-    """The Authorization value for a token given as its XML, its data part, or base64."""
+def token_value(token: str) -> str:
+    """The base64 token AFAS takes after `AfasToken `, from a token given as its XML, its
+    data part, or base64."""
     token = token.strip()
     if _DATA.fullmatch(token):
         token = f"<token><version>1</version><data>{token}</data></token>"
     if not _is_base64_token(token):  # the XML, or something AFAS will refuse with 401
         token = base64.b64encode(token.encode()).decode()
-    return f"AfasToken {token}"
+    return token
 
 
 def _is_base64_token(token: str) -> bool:
@@ -51,8 +53,10 @@ class _AfasHttp(HttpClient):
     """AFAS's error words and refusals; at most PARALLEL requests at once, every page of a
     read among them."""
 
-    def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float) -> None:
-        super().__init__(base_url, headers=headers, timeout=timeout, name="afas")
+    def __init__(
+        self, base_url: str, *, headers: dict[str, str], auth: httpx.Auth, timeout: float
+    ) -> None:
+        super().__init__(base_url, headers=headers, auth=auth, timeout=timeout, name="afas")
         self._slots = threading.Semaphore(PARALLEL)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -105,10 +109,11 @@ class AfasClient:
             base_url
             or f"https://{digits}.{SERVICE[environment_type]}.afas.online/ProfitRestServices"
         )
-        headers = {"Authorization": token_header(token), "Accept": "application/json"}
+        auth = ApiKeyHeader("Authorization", token_value(token), prefix="AfasToken")
+        headers = {"Accept": "application/json"}
         if integration_id:
             headers["IntegrationId"] = integration_id
-        self.http = _AfasHttp(base.rstrip("/"), headers=headers, timeout=timeout)
+        self.http = _AfasHttp(base.rstrip("/"), headers=headers, auth=auth, timeout=timeout)
 
     def close(self) -> None:
         self.http.close()

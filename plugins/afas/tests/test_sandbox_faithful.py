@@ -17,7 +17,7 @@ import httpx
 import pytest
 from ihost_afas import sandbox as afas
 from ihost_afas import spec
-from ihost_afas.client import token_header
+from ihost_afas.client import token_value
 from ihost_afas.sandbox import AfasSandbox
 
 from host.testing.specs import need_specs
@@ -71,7 +71,7 @@ def call(
         f"{box.base_url}/ProfitRestServices/{path}",
         params=params,
         json=body,
-        headers={"Authorization": token_header(box.token)},
+        headers={"Authorization": f"AfasToken {token_value(box.token)}"},
     )
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from host.auth import ApiKeyHeader
 from host.errors import AuthError, RateLimited, RemoteRejected
 from host.http import CostBucket, HttpClient
 from host.paging import GraphQLConnection, Page, PageRequest, paginate
@@ -41,7 +42,7 @@ class ShopifyClient:
         base = shop if shop.startswith(("http://", "https://")) else f"https://{shop}"
         self.http = HttpClient(
             base.rstrip("/"),
-            headers={"X-Shopify-Access-Token": access_token},
+            auth=ApiKeyHeader("X-Shopify-Access-Token", access_token),
             timeout=timeout,
             name="shopify",
         )
