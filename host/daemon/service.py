@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from host.config import Config, load_config
-from host.daemon.schedule import Schedule
 from host.deadletters import due_letters, retryable
 from host.errors import AuthError, ConfigError, FlowBusy
 from host.plugins import Connection, Registry
 from host.runner import Report, Runner
+from host.schedule import Schedule
 from host.store import Store
 
 log = logging.getLogger(__name__)
