@@ -241,3 +241,24 @@ def test_sighup_reloads_the_config(
     finally:
         err = stop(process)
     assert "reload refused, keeping the running config" in err
+
+
+def test_a_reload_naming_another_store_moves_the_dashboard_to_it(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    path = config(tmp_path, shop, erp, "every 1h")
+    port = free_port()
+    process = start(path, port)
+    runs = f"http://127.0.0.1:{port}/api/runs"
+    try:
+        assert wait_for(lambda: [r["status"] for r in httpx.get(runs).json()] == ["ok"])
+        moved = tmp_path / "moved.db"
+        path.write_text(path.read_text().replace(str(tmp_path / "ihost.db"), str(moved)))
+        process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: httpx.get(runs).json() == [], seconds=5)
+        assert httpx.post(f"http://127.0.0.1:{port}/api/flows/orders/run").json()["started"]
+        assert wait_for(lambda: [r["status"] for r in httpx.get(runs).json()] == ["ok"])
+    finally:
+        stop(process)
+    assert moved.is_file()
