@@ -65,17 +65,17 @@ def _listing(values: frozenset[str]) -> str:
 
 def build_matrix(plugins: list[PluginInfo]) -> dict[str, Any]:
     """The matrix of every flow between every two loaded plugins (JSON shape of DESIGN §6)."""
-    loaded = [p for p in plugins if p.error is None and p.capabilities is not None]
+    loaded = [(p.name, caps) for p in plugins if (caps := p.capabilities) is not None]
     pairs = []
     for flow in ENTITIES:
-        for source in loaded:
-            for target in loaded:
-                status, notes = pair_notes(flow, source.capabilities, target.capabilities)
+        for source, source_caps in loaded:
+            for target, target_caps in loaded:
+                status, notes = pair_notes(flow, source_caps, target_caps)
                 pairs.append(
                     {
                         "flow": flow,
-                        "source": source.name,
-                        "target": target.name,
+                        "source": source,
+                        "target": target,
                         "status": status,
                         "notes": notes,
                     }
