@@ -187,13 +187,13 @@ def sandbox_class(name: str) -> type[Sandbox]:
     import, or when it is not a `host.sandbox.Sandbox`."""
     from host.sandbox import Sandbox
 
-    found = [ep for ep in importlib.metadata.entry_points(group=SANDBOX_GROUP) if ep.name == name]
+    found = importlib.metadata.entry_points(group=SANDBOX_GROUP, name=name)
     if not found:
         raise ConfigError(
             f"no sandbox for {name!r}; install it with: pip install {package_for(name)}"
         )
     try:
-        cls = found[0].load()
+        cls = next(iter(found)).load()
     except Exception as exc:
         raise ConfigError(
             f"the {name} sandbox failed to load: {redact(f'{type(exc).__name__}: {exc}')}"
