@@ -1,8 +1,9 @@
 """ihost: a self-hosted integration host for webshops, POS and ERP/accounting systems."""
 
+from host.connector import Connector
 from host.hookspecs import hookimpl, hookspec
 
-__all__ = ["__version__", "hookimpl", "hookspec"]
+__all__ = ["Connector", "__version__", "hookimpl", "hookspec"]
 
 
 def _version() -> str:

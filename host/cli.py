@@ -27,7 +27,7 @@ from host import __version__
 from host.config import Config, load_config
 from host.errors import ConfigError, IntegrationError
 from host.matrix import build_matrix, render_html, render_markdown
-from host.plugins import SANDBOX_GROUP, PluginInfo, Registry, discover, package_for
+from host.plugins import PluginInfo, Registry, discover, package_for, sandbox_class
 from host.secrets import RedactingFormatter, redact
 
 FORMATS_ABOUT = ("text", "json", "markdown")
@@ -794,16 +794,7 @@ def sandbox(system: str, port: int, seed_file: Path | None) -> None:
 
     A running sandbox also takes records over HTTP: POST a JSON list to
     /_sandbox/seed/KIND (a test-only path no real remote has)."""
-    from stevedore import DriverManager
-    from stevedore.exception import NoMatches
-
-    try:
-        driver = DriverManager(SANDBOX_GROUP, system, invoke_on_load=False)
-    except NoMatches:
-        raise ConfigError(
-            f"no sandbox for {system!r}; install it with: pip install {package_for(system)}"
-        ) from None
-    box = driver.driver(port=port)
+    box = sandbox_class(system)(port=port)
     if seed_file is not None:
         try:
             seeded = box.seed_file(seed_file)

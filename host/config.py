@@ -26,6 +26,7 @@ from host.flows import Flow, FlowSettings, flow_classes
 from host.mapping import Mapper, compile_mapping
 from host.models import RECORD_TYPES
 from host.plugins import Connection, Registry, package_for, transforms
+from host.schedule import Schedule
 from host.secrets import redactor, secret_problem
 from host.store import check_url, normalise_url
 from host.tokens import TokenVault
@@ -157,8 +158,6 @@ def _expand(
 
 
 def _schedule_problem(schedule: Any) -> str | None:
-    from host.daemon.schedule import Schedule
-
     if not isinstance(schedule, str):
         return 'must be a string such as "every 5m" or a cron expression'
     try:

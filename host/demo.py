@@ -4,6 +4,10 @@ Orders go from Shopify to AFAS; products, stock, customers and shipments from AF
 Shopify. The shop has orders from a company and from private customers (one of them
 not yet paid), products with variants and images, stock, an existing debtor, and, once
 the orders are in AFAS, a delivery note with track & trace.
+
+The sandboxes come from the `ihost.sandboxes` entry points of the installed ihost-shopify and
+ihost-afas packages, never by import: the demo's shop is its own data here, in each remote's
+native shape.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 
 from host.config import Config, load_config
 from host.errors import ConfigError
-from host.plugins import Registry
+from host.plugins import Registry, package_for, sandbox_class
 from host.runner import Report, Runner
+from host.sandbox import Sandbox
 
 #: the flows of the seed page, in the order a first run needs them
 FLOWS = (
@@ -29,8 +34,13 @@ FLOWS = (
 )
 STAMP = "2026-11-20T09:30:00Z"
 MARKER = ".ihost-demo"  # in a directory the demo made: it may replace its own files there
-#: the AFAS GetConnector for debtors the demo reads (see the AFAS README)
+#: the AFAS GetConnectors the demo seeds and reads (see the AFAS README)
+ARTICLES, STOCK, DEBTORS = "Profit_Article_Basic", "ihost_Stock", "Profit_Debtor"
+ORDERS, DELIVERIES = "Profit_Salesorders", "ihost_Deliverynotes"
 DEBTORS_WITH_NAMES = "ihost_Debtors"
+#: the sandboxes the demo starts, by plugin name, with their options (Shopify's rate limit
+#: restores quickly: the demo shows flows, not throttling)
+SANDBOXES: dict[str, dict[str, Any]] = {"shopify": {"restore_rate": 1000}, "afas": {}}
 OWN_FILES = {MARKER, "ihost.toml", "ihost.db", "ihost.db-wal", "ihost.db-shm"}
 
 
@@ -50,47 +60,129 @@ def check_directory(directory: Path) -> None:
         )
 
 
-def _require(registry: Registry) -> None:
-    missing = [
-        name for name in ("shopify", "afas") if name not in registry or registry.get(name).error
-    ]
+def _require(registry: Registry) -> dict[str, type[Sandbox]]:
+    """The demo's sandbox classes; ConfigError (one line) when a plugin or its sandbox is not
+    installed."""
+    missing = [name for name in SANDBOXES if (info := registry.get(name)) is None or info.error]
     if missing:
-        packages = " ".join(f"ihost-{name}" for name in missing)
+        packages = " ".join(package_for(name) for name in missing)
         raise ConfigError(f"the demo needs the {', '.join(missing)} plugin: pip install {packages}")
+    return {name: sandbox_class(name) for name in SANDBOXES}
 
 
-def seed_shop(shop: Any, erp: Any) -> None:
+def _money(amount: float) -> dict[str, Any]:
+    """A Shopify MoneyBag in euros."""
+    value = {"amount": f"{amount:.2f}", "currencyCode": "EUR"}
+    return {"shopMoney": value, "presentmentMoney": value}
+
+
+def _address(company: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A Shopify MailingAddress in Amsterdam."""
+    return {
+        "firstName": "Anna",
+        "lastName": "de Vries",
+        "name": "Anna de Vries",
+        "company": company,
+        "address1": "Keizersgracht 123 A",
+        "address2": None,
+        "zip": "1015 CJ",
+        "city": "Amsterdam",
+        "province": None,
+        "provinceCode": None,
+        "countryCodeV2": "NL",
+        "phone": "+31201234567",
+        **changes,
+    }
+
+
+def _vat(amount: float) -> list[dict[str, Any]]:
+    return [{"rate": 0.21, "ratePercentage": 21.0, "title": "BTW", "priceSet": _money(amount)}]
+
+
+def _order(
+    number: int,
+    email: str,
+    skus: tuple[str, ...],
+    status: str = "PAID",
+    company: str | None = None,
+    updated_at: str = "2026-05-01T10:00:00Z",
+    **changes: Any,
+) -> dict[str, Any]:
+    """A Shopify Order node: two of each SKU at 12.10 and PostNL shipping, 21 % VAT included."""
+    return {
+        "id": f"gid://shopify/Order/{number}",
+        "name": f"#{number}",
+        "email": email,
+        "createdAt": "2026-05-01T09:00:00Z",
+        "updatedAt": updated_at,
+        "cancelledAt": None,
+        "note": None,
+        "tags": [],
+        "poNumber": None,
+        "displayFinancialStatus": status,
+        "displayFulfillmentStatus": "UNFULFILLED",
+        "currencyCode": "EUR",
+        "taxesIncluded": True,
+        "paymentGatewayNames": ["shopify_payments"],
+        "totalPriceSet": _money(24.20 * len(skus) + 6.95),
+        "totalTaxSet": _money(4.20 * len(skus) + 1.21),
+        "customer": {
+            "id": f"gid://shopify/Customer/{500 + number}",
+            "firstName": "Anna",
+            "lastName": "de Vries",
+            "email": email,
+            "phone": "+31201234567",
+            "locale": "nl",
+            "updatedAt": updated_at,
+        },
+        "billingAddress": _address(company),
+        "shippingAddress": _address(company),
+        "shippingLines": [
+            {
+                "title": "PostNL",
+                "code": "postnl-standard",
+                "originalPriceSet": _money(6.95),
+                "discountedPriceSet": _money(6.95),
+                "taxLines": _vat(1.21),
+            }
+        ],
+        "lineItems": [
+            {
+                "sku": sku,
+                "name": f"Product {sku}",
+                "quantity": 2,
+                "originalUnitPriceSet": _money(12.10),
+                "totalDiscountSet": _money(0),
+                "taxLines": _vat(4.20),
+            }
+            for sku in skus
+        ],
+        **changes,
+    }
+
+
+def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
     """A small, realistic shop on both sides."""
-    from ihost_afas import sandbox as afas
-    from ihost_shopify import samples
-
     shop.seed(
         "orders",
         [
-            samples.order(
+            _order(
                 1001,
                 company="Bakkerij de Molen BV",
                 email="inkoop@demolen.nl",
                 skus=("MUG-01", "TEA-GRN"),
             ),
-            samples.order(
-                1002, email="anna@example.com", skus=("SHIRT-M",), updated_at="2026-11-20T10:00:00Z"
-            ),
-            samples.order(
+            _order(1002, "anna@example.com", ("SHIRT-M",), updated_at="2026-11-20T10:00:00Z"),
+            _order(
                 1003,
-                email="Piet.Jansen@example.com",
-                skus=("MUG-01",),
+                "Piet.Jansen@example.com",
+                ("MUG-01",),
                 updated_at="2026-11-20T11:00:00Z",
-                billingAddress=samples.mailing_address(country="BE", city="Antwerpen", zip="2000"),
+                billingAddress=_address(countryCodeV2="BE", city="Antwerpen", zip="2000"),
             ),
-            samples.order(1004, status="PENDING", email="later@example.com", skus=("TEA-GRN",)),
+            _order(1004, "later@example.com", ("TEA-GRN",), status="PENDING"),
             # an article AFAS does not know yet: a dead letter until it is created there
-            samples.order(
-                1005,
-                email="kees@example.com",
-                skus=("CANDLE-01",),
-                updated_at="2026-11-20T12:00:00Z",
-            ),
+            _order(1005, "kees@example.com", ("CANDLE-01",), updated_at="2026-11-20T12:00:00Z"),
         ],
     )
     shop.seed(
@@ -123,7 +215,7 @@ def seed_shop(shop: Any, erp: Any) -> None:
     articles = [("MUG-01", "Stoneware mug", 12.5), ("TEA-GRN", "Green tea, 100 g", 7.95)]
     articles += [(f"SHIRT-{s}", f"Organic cotton shirt {s}", 29.95) for s in ("S", "M", "L")]
     erp.seed(
-        afas.ARTICLES,
+        ARTICLES,
         [
             {
                 "ItemCode": code,
@@ -137,7 +229,7 @@ def seed_shop(shop: Any, erp: Any) -> None:
         ],
     )
     erp.seed(
-        afas.STOCK,
+        STOCK,
         [
             {
                 "ItemCode": code,
@@ -158,7 +250,7 @@ def seed_shop(shop: Any, erp: Any) -> None:
         "TelNr": "+31201234567",
         "ModifiedDate": STAMP,
     }
-    erp.seed(afas.DEBTORS, [anna])
+    erp.seed(DEBTORS, [anna])
     # the same debtor in the debtors GetConnector the AFAS README suggests, which says
     # whether a debtor is a person and gives the name in parts
     erp.seed(
@@ -167,14 +259,12 @@ def seed_shop(shop: Any, erp: Any) -> None:
     )
 
 
-def deliver_first_order(erp: Any) -> None:
+def deliver_first_order(erp: Sandbox) -> None:
     """AFAS ships the company's order: a delivery note with track & trace."""
-    from ihost_afas import sandbox as afas
-
-    orders = [r for r in erp.dump(afas.ORDERS) if r.get("CustomerReference") == "1001"]
+    orders = [r for r in erp.dump(ORDERS) if r.get("CustomerReference") == "1001"]
     if orders:
         erp.seed(
-            afas.DELIVERIES,
+            DELIVERIES,
             [
                 {
                     "DeliveryNote": "PB-2026-001",
@@ -189,7 +279,7 @@ def deliver_first_order(erp: Any) -> None:
         )
 
 
-def write_config(directory: Path, shop: Any, erp: Any) -> Path:
+def write_config(directory: Path, shop: Sandbox, erp: Sandbox) -> Path:
     """The demo's ihost.toml (the credentials are the sandboxes', not secrets)."""
     lines = [
         "# ihost demo: the Shopify and AFAS sandboxes on 127.0.0.1",
@@ -214,25 +304,25 @@ def write_config(directory: Path, shop: Any, erp: Any) -> Path:
 
 
 @contextmanager
-def running_demo(directory: Path, registry: Registry) -> Iterator[tuple[Config, Any, Any]]:
+def running_demo(directory: Path, registry: Registry) -> Iterator[tuple[Config, Sandbox, Sandbox]]:
     """Start both sandboxes with the demo shop and write the config; stop them after."""
-    _require(registry)
-    from ihost_afas.sandbox import AfasSandbox
-    from ihost_shopify.sandbox import ShopifySandbox
-
+    sandboxes = _require(registry)
     check_directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MARKER).write_text("made by `ihost demo`: it replaces its files here\n")
     for stale in directory.glob("ihost.db*"):
         stale.unlink()
-    with ShopifySandbox(restore_rate=1000) as shop, AfasSandbox() as erp:
+    with (
+        sandboxes["shopify"](**SANDBOXES["shopify"]) as shop,
+        sandboxes["afas"](**SANDBOXES["afas"]) as erp,
+    ):
         seed_shop(shop, erp)
         config = load_config(write_config(directory, shop, erp), registry)
         yield config, shop, erp
 
 
 def run_once(
-    config: Config, erp: Any, registry: Registry, on_report: Callable[[Report], None]
+    config: Config, erp: Sandbox, registry: Registry, on_report: Callable[[Report], None]
 ) -> int:
     """Run every flow once, in order. A failed record is part of the demo (order 1005 waits
     for its article): only a flow that could not run makes the exit code non-zero."""

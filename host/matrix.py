@@ -66,7 +66,7 @@ def _listing(values: frozenset[str]) -> str:
 
 def build_matrix(plugins: list[PluginInfo]) -> dict[str, Any]:
     """The matrix of every flow between every two loaded plugins (JSON shape of DESIGN §6)."""
-    loaded = [(p.name, p.capabilities) for p in plugins if p.capabilities is not None]
+    loaded = [(p.name, caps) for p in plugins if (caps := p.capabilities) is not None]
     pairs = []
     for flow in ENTITIES:
         for source, source_caps in loaded:

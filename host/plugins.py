@@ -14,7 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from pydantic import BaseModel
@@ -23,8 +23,12 @@ from stevedore import ExtensionManager
 from host import hookspecs
 from host.auth import ConnectorContext
 from host.capabilities import Capabilities, hook_mismatches
+from host.errors import ConfigError
 from host.hookspecs import HOOKS, PROJECT, hookimpl
 from host.secrets import redact
+
+if TYPE_CHECKING:
+    from host.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +180,29 @@ def load_group(group: str) -> dict[str, Any]:
         except Exception as exc:
             log.warning("%s %s failed to load: %s", group, entry_point.name, exc)
     return found
+
+
+def sandbox_class(name: str) -> type[Sandbox]:
+    """The sandbox registered as `name` in the `ihost.sandboxes` entry point group.
+
+    Raises ConfigError, one line, when no installed package provides it, when it fails to
+    import, or when it is not a `host.sandbox.Sandbox`."""
+    from host.sandbox import Sandbox
+
+    found = importlib.metadata.entry_points(group=SANDBOX_GROUP, name=name)
+    if not found:
+        raise ConfigError(
+            f"no sandbox for {name!r}; install it with: pip install {package_for(name)}"
+        )
+    try:
+        cls = next(iter(found)).load()
+    except Exception as exc:
+        raise ConfigError(
+            f"the {name} sandbox failed to load: {redact(f'{type(exc).__name__}: {exc}')}"
+        ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Sandbox)):
+        raise ConfigError(f"{SANDBOX_GROUP} entry point {name!r} does not name a Sandbox class")
+    return cls
 
 
 def transforms() -> dict[str, Any]:

@@ -241,3 +241,28 @@ def test_sighup_reloads_the_config(
     finally:
         err = stop(process)
     assert "reload refused, keeping the running config" in err
+
+
+def test_a_reload_naming_another_store_moves_the_dashboard_to_it(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = sandboxes
+    path = config(tmp_path, shop, erp, "every 1h")
+    port = free_port()
+    process = start(path, port)
+    runs = f"http://127.0.0.1:{port}/api/runs"
+
+    def statuses() -> list[str]:
+        return [r["status"] for r in httpx.get(runs).json()]
+
+    try:
+        assert wait_for(lambda: statuses() == ["ok"])  # the run at start
+        assert httpx.post(f"http://127.0.0.1:{port}/api/flows/orders/run").json()["started"]
+        assert wait_for(lambda: statuses() == ["ok", "ok"])
+        moved = tmp_path / "moved.db"
+        path.write_text(path.read_text().replace(str(tmp_path / "ihost.db"), str(moved)))
+        process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: len(statuses()) < 2, seconds=5)  # none, or the reload's run
+    finally:
+        stop(process)
+    assert moved.is_file()

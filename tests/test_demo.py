@@ -49,3 +49,19 @@ def test_demo_starts_the_daemon_and_its_dashboard(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert f"dashboard: {base}/" in out
+
+
+def test_a_sandbox_not_installed_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """ihost-afas installed without its `ihost.sandboxes` entry point (a distribution found
+    first on the path, as an older release would be): the demo names what to install."""
+    site = tmp_path / "site"
+    info = site / "ihost_afas-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ihost-afas\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[ihost.plugins]\nafas = ihost_afas.plugin:AfasPlugin\n")
+    demo = tmp_path / "demo"
+    result = run_ihost("demo", "--once", "--dir", str(demo), env={"PYTHONPATH": str(site)})
+    assert result.code == 2, result.output
+    assert result.out == ""
+    assert result.err == "no sandbox for 'afas'; install it with: pip install ihost-afas\n"
+    assert not demo.exists()

@@ -165,3 +165,23 @@ def test_about_unknown_plugin_says_what_to_install() -> None:
         "no plugin 'acme_erp' is installed; install it with: pip install ihost-acme-erp "
         f"(installed: {', '.join(sorted(p.name for p in discover()))})"
     ]
+
+
+def test_a_sandbox_missing_or_broken_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "boxes.py").write_text("import libfoo_not_installed\n")
+    dist_info = tmp_path / "ihost_boxes-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: ihost-boxes\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[ihost.sandboxes]\nbroken = boxes:BrokenSandbox\nnotabox = json:dumps\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    expected = {
+        "acme_erp": "no sandbox for 'acme_erp'; install it with: pip install ihost-acme-erp",
+        "broken": "the broken sandbox failed to load: "
+        "ModuleNotFoundError: No module named 'libfoo_not_installed'",
+        "notabox": "ihost.sandboxes entry point 'notabox' does not name a Sandbox class",
+    }
+    for system, line in expected.items():
+        result = run_ihost("sandbox", system, env=env)
+        assert (result.code, result.out, result.err) == (2, "", line + "\n")

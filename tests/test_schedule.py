@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from host.daemon.schedule import Schedule
+from host.schedule import Schedule
 
 T = datetime(2026, 11, 22, 10, 7, 30, tzinfo=timezone.utc)  # a Sunday
 

@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,13 +155,16 @@ def test_webhook_deliveries_are_acted_on_once(store: Store) -> None:
     assert store.first_delivery("other", "event-1") is True
 
 
-def test_writers_in_many_threads_wait_their_turn(store_url: str) -> None:
-    """Eight threads, each with its own store, write at once: none fails."""
+@pytest.mark.parametrize("shared", [False, True], ids=["own-stores", "one-store"])
+def test_writers_in_many_threads_wait_their_turn(store_url: str, shared: bool) -> None:
+    """Eight threads write at once, each with its own store or all through one (as the
+    daemon's web requests do): none fails."""
     errors: list[BaseException] = []
+    common = Store(store_url) if shared else None
 
     def work(number: int) -> None:
         try:
-            with Store(store_url) as own:
+            with nullcontext(common) if common else Store(store_url) as own:
                 for i in range(40):
                     run = own.start_run(f"flow-{number}", "orders")
                     own.put_binding("s", "t", "orders", f"{number}-{i}", "T", "h")
@@ -175,9 +179,43 @@ def test_writers_in_many_threads_wait_their_turn(store_url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    if common is not None:
+        common.close()
     assert errors == []
     with Store(store_url) as check:
         assert len(check.list_runs(limit=1000)) == 320
+
+
+def test_threads_sharing_a_store_each_have_their_own_transaction(store: Store) -> None:
+    """A thread's open transaction is neither joined nor seen by another thread of the same
+    store, and its rollback takes back only its own writes."""
+    written, decided = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with store.transaction():
+                store.set_cursor("orders", "the writer's")
+                written.set()
+                decided.wait(60)
+                raise LookupError("rolled back")
+        except LookupError:
+            pass
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert written.wait(60)
+    try:
+        assert store.get_cursor("orders") is None  # uncommitted, in another transaction
+    finally:
+        decided.set()
+        thread.join()
+    assert errors == []
+    assert store.get_cursor("orders") is None
+    store.set_cursor("orders", "mine")
+    assert store.get_cursor("orders") == "mine"
 
 
 def test_one_holder_per_flow_and_its_abandoned_runs_are_aborted(store: Store) -> None:

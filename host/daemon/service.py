@@ -6,6 +6,10 @@ connection together. Open dead letters are retried on their flow's schedule of
 `dead_letter_retries` with backoff. A failing run, or a plugin raising anything, is
 logged and the daemon goes on. `stop()` asks running flows to finish the record they are
 writing and waits for them; `reload()` reads the config again.
+
+A serving daemon holds one Store, opened when it starts and closed when it stops: its web
+routes (host.daemon.web: dashboard, API, /healthz, webhooks) and its dead-letter retries
+share it. Each run opens its own.
 """
 
 from __future__ import annotations
@@ -17,15 +21,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import uvicorn
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from host.config import Config, load_config
-from host.daemon.schedule import Schedule
 from host.deadletters import due_letters, retryable
-from host.errors import AuthError, ConfigError, FlowBusy
+from host.errors import ConfigError, FlowBusy
 from host.plugins import Connection, Registry
 from host.runner import Report, Runner
+from host.schedule import Schedule
+from host.secrets import redact
 from host.store import Store
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,7 @@ class Daemon:
         self.last: dict[str, Report] = {}
         self._again: set[str] = set()
         self._waited = 0.0
-        self._webhook_store: Store | None = None
+        self._store: Store | None = None
         self._server: uvicorn.Server | None = None
         self.run_at_start = run_at_start
         self._busy_until: dict[str, datetime] = {}  # flows another process runs
@@ -117,12 +120,25 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
             return
+        old_store, store = self._store, self._store
+        if old_store is not None and (config.store_url, config.retention_days) != (
+            old_store.url,
+            old_store.retention_days,
+        ):
+            try:
+                store = Store(config.store_url, config.retention_days)
+            except Exception as exc:  # e.g. a PostgreSQL server that does not answer
+                log.error("reload refused, keeping the running config: %s", redact(str(exc)))
+                return
         with self._lock:
             self.config = config
             for connection in self._webhook_connections.values():
                 connection.close()
             self._webhook_connections = {}
+            self._store = store
             self._schedule_all()
+        if store is not old_store and old_store is not None:
+            old_store.close()  # a request on it still finishes: its connection closes after
         log.info("config reloaded: %d flows", len(config.flows))
 
     def trigger(self, flow: str, records: list[Any] | None = None) -> bool:
@@ -217,8 +233,7 @@ class Daemon:
         """Retry the open dead letters whose turn has come (flow settings
         dead_letter_retries and dead_letter_wait_minutes), one run per flow."""
         config = self.config
-        with Store(config.store_url, config.retention_days) as store:
-            letters = store.list_dead_letters()
+        letters = self.store.list_dead_letters()
         by_flow: dict[str, list[Any]] = {}
         for letter in letters:
             by_flow.setdefault(letter.flow, []).append(letter)
@@ -230,12 +245,40 @@ class Daemon:
             if records and self.trigger(name, records):
                 log.info("%s: retrying %d dead letter(s)", name, len(records))
 
-    # --- HTTP -----------------------------------------------------------------------------
+    def start_flows_from(self, connection: str, entity: str) -> list[str]:
+        """Start now every enabled flow reading `entity` from `connection` (a webhook said it
+        changed); a flow running already reads once more when it ends. Returns their names."""
+        flows = [
+            flow
+            for flow, cfg in self.config.flows.items()
+            if cfg.enabled and cfg.source == connection and cfg.kind == entity
+        ]
+        for flow in flows:
+            if not self.trigger(flow):
+                with self._lock:
+                    self._again.add(flow)
+        return flows
+
+    # --- what the web side reads ----------------------------------------------------------
 
     def app(self) -> Any:
+        """The daemon's ASGI application (see host.daemon.web)."""
         from host.daemon.web import build_app
 
         return build_app(self)
+
+    @property
+    def store(self) -> Store:
+        """The store of the serving daemon (RuntimeError before `serve` opens it)."""
+        store = self._store
+        if store is None:
+            raise RuntimeError("the daemon's store is open only while it serves")
+        return store
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop()` was asked."""
+        return self._stopping.is_set()
 
     def running(self) -> set[str]:
         """The flows running now."""
@@ -246,57 +289,12 @@ class Daemon:
         """Seconds the runs since start spent waiting on remote rate limits."""
         return self._waited
 
-    async def health(self, request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "stopping" if self._stopping.is_set() else "ok",
-                "flows": len(self.config.flows),
-                "running": sorted(self._running),
-            }
-        )
-
-    def _webhook_connection(self, name: str) -> Connection:
+    def webhook_connection(self, name: str) -> Connection:
+        """Connection `name` for reading webhooks, made once (until a reload)."""
         with self._lock:
             if name not in self._webhook_connections:
                 self._webhook_connections[name] = self.config.connect(name, self.registry)
             return self._webhook_connections[name]
-
-    async def webhook(self, request: Request) -> Response:
-        name = request.path_params["connection"]
-        if name not in self.config.connections:
-            return JSONResponse({"error": f"no connection {name}"}, status_code=404)
-        body = await request.body()
-        connection = self._webhook_connection(name)
-        try:
-            event = connection.hook.parse_webhook(headers=dict(request.headers), body=body)
-        except AuthError:
-            return JSONResponse({"error": "signature does not match"}, status_code=401)
-        except Exception as exc:  # signed, but not a body the connector can read
-            log.warning("webhook to %s refused: %s (%d bytes)", name, type(exc).__name__, len(body))
-            return JSONResponse(
-                {"error": f"the body is not a webhook {connection.info.name} sends"},
-                status_code=400,
-            )
-        if event is None:
-            return JSONResponse({"status": "ignored"}, status_code=202)
-        if event.event_id and not self._first_delivery(name, event.event_id):
-            return JSONResponse({"status": "duplicate"}, status_code=200)
-        flows = [
-            flow
-            for flow, cfg in self.config.flows.items()
-            if cfg.enabled and cfg.source == name and cfg.kind == event.entity
-        ]
-        for flow in flows:
-            if not self.trigger(flow):
-                with self._lock:
-                    self._again.add(flow)  # running already: read once more when it ends
-        return JSONResponse({"status": "accepted", "flows": flows}, status_code=202)
-
-    def _first_delivery(self, connection: str, event_id: str) -> bool:
-        with self._lock:
-            if self._webhook_store is None:
-                self._webhook_store = Store(self.config.store_url, self.config.retention_days)
-            return self._webhook_store.first_delivery(connection, event_id)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -313,8 +311,19 @@ class Daemon:
     def serve(self) -> None:
         """Run until stop(): the schedule here, the HTTP server in a thread."""
         self.bind()
-        with Store(self.config.store_url, self.config.retention_days) as store:
-            aborted = store.recover(self.config.flows)
+        self._store = Store(self.config.store_url, self.config.retention_days)
+        try:
+            self._serve()
+        finally:
+            with self._lock:
+                for connection in self._webhook_connections.values():
+                    connection.close()
+                self._webhook_connections = {}
+                store, self._store = self._store, None
+            store.close()
+
+    def _serve(self) -> None:
+        aborted = self.store.recover(self.config.flows)
         if aborted:
             log.warning("%d run(s) left running by a process that ended marked aborted", aborted)
         server_config = uvicorn.Config(
@@ -340,10 +349,6 @@ class Daemon:
             thread.join()
         self._server.should_exit = True
         http.join(timeout=10)
-        for connection in self._webhook_connections.values():
-            connection.close()
-        if self._webhook_store is not None:
-            self._webhook_store.close()
 
     def stop(self) -> None:
         """Finish the records being written, then stop (SIGTERM, SIGINT)."""

@@ -1,6 +1,9 @@
 """The daemon's web side: dashboard (Jinja2, no JavaScript), JSON API under /api with its
 OpenAPI document (/openapi.json, /docs), /metrics for Prometheus, /healthz and webhooks.
 
+Every route reads the daemon's one store (`Daemon.store`, open while it serves); none opens
+its own.
+
 With an access token configured, everything but /healthz, /login and the webhooks (which
 carry their own signatures) needs it: `Authorization: Bearer <token>`, `X-Ihost-Token`, or
 the cookie the login form sets. No setting, and so no secret, is ever rendered.
@@ -14,9 +17,9 @@ another site's (cross-site request forgery). Webhooks are exempt: they are signe
 from __future__ import annotations
 
 import hmac
+import logging
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,17 +29,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from starlette.concurrency import run_in_threadpool
 
 from host import __version__
 from host.deadletters import next_retry, retry
-from host.errors import FlowBusy
+from host.errors import AuthError, FlowBusy
 from host.matrix import build_matrix, render_html
 from host.secrets import redact
-from host.store import DeadLetter, Store
+from host.store import DeadLetter
 
 if TYPE_CHECKING:
     from host.daemon.service import Daemon
 
+log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 OPEN = ("/healthz", "/login")
 COOKIE = "ihost_token"
@@ -69,14 +74,6 @@ def build_app(daemon: Daemon) -> FastAPI:
         version=__version__,
         description="Flows, runs, dead letters and the compatibility matrix.",
     )
-
-    @contextmanager
-    def store() -> Iterator[Store]:
-        opened = Store(daemon.config.store_url, daemon.config.retention_days)
-        try:
-            yield opened
-        finally:
-            opened.close()
 
     names = host_names(daemon)
 
@@ -114,46 +111,80 @@ def build_app(daemon: Daemon) -> FastAPI:
                 )
         return await call_next(request)
 
-    app.add_route("/healthz", daemon.health, methods=["GET"])
-    app.add_route("/webhooks/{connection}", daemon.webhook, methods=["POST"])
+    # --- health and webhooks (open: no token, any host name) ------------------------------
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, Any]:
+        return {
+            "status": "stopping" if daemon.stopping else "ok",
+            "flows": len(daemon.config.flows),
+            "running": sorted(daemon.running()),
+        }
+
+    def accept_webhook(name: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+        """Check a webhook's signature with its connector, drop a duplicate delivery, and
+        start the flows reading what it says changed."""
+        if name not in daemon.config.connections:
+            return JSONResponse({"error": f"no connection {name}"}, status_code=404)
+        connection = daemon.webhook_connection(name)
+        try:
+            event = connection.hook.parse_webhook(headers=headers, body=body)
+        except AuthError:
+            return JSONResponse({"error": "signature does not match"}, status_code=401)
+        except Exception as exc:  # signed, but not a body the connector can read
+            log.warning("webhook to %s refused: %s (%d bytes)", name, type(exc).__name__, len(body))
+            return JSONResponse(
+                {"error": f"the body is not a webhook {connection.info.name} sends"},
+                status_code=400,
+            )
+        if event is None:
+            return JSONResponse({"status": "ignored"}, status_code=202)
+        if event.event_id and not daemon.store.first_delivery(name, event.event_id):
+            return JSONResponse({"status": "duplicate"}, status_code=200)
+        flows = daemon.start_flows_from(name, event.entity)
+        return JSONResponse({"status": "accepted", "flows": flows}, status_code=202)
+
+    @app.post("/webhooks/{connection}", include_in_schema=False)
+    async def webhook(connection: str, request: Request) -> JSONResponse:
+        body = await request.body()
+        # the connector's check and the store's write block: off the event loop
+        return await run_in_threadpool(accept_webhook, connection, dict(request.headers), body)
 
     # --- what the pages and the API share -------------------------------------------------
 
     def flows() -> list[dict[str, Any]]:
-        with store() as db:
-            rows = []
-            letters = Counter(letter.flow for letter in db.list_dead_letters())
-            for name, flow in daemon.config.flows.items():
-                runs = db.list_runs(name, limit=1)
-                last = runs[0] if runs else None
-                status = (
-                    "running"
-                    if name in daemon.running()
-                    else (last["status"] if last else "never run")
-                )
-                rows.append(
-                    {
-                        "name": name,
-                        "kind": flow.kind,
-                        "source": flow.source,
-                        "target": flow.target,
-                        "schedule": flow.schedule,
-                        "enabled": flow.enabled,
-                        "status": status,
-                        "last": last,
-                        "open_letters": letters.get(name, 0),
-                        "letter_retries": flow.flow_settings.dead_letter_retries,
-                        "letter_wait": flow.flow_settings.dead_letter_wait_minutes,
-                    }
-                )
-            return rows
+        db = daemon.store
+        rows: list[dict[str, Any]] = []
+        letters = Counter(letter.flow for letter in db.list_dead_letters())
+        for name, flow in daemon.config.flows.items():
+            runs = db.list_runs(name, limit=1)
+            last = runs[0] if runs else None
+            status = (
+                "running" if name in daemon.running() else (last["status"] if last else "never run")
+            )
+            rows.append(
+                {
+                    "name": name,
+                    "kind": flow.kind,
+                    "source": flow.source,
+                    "target": flow.target,
+                    "schedule": flow.schedule,
+                    "enabled": flow.enabled,
+                    "status": status,
+                    "last": last,
+                    "open_letters": letters.get(name, 0),
+                    "letter_retries": flow.flow_settings.dead_letter_retries,
+                    "letter_wait": flow.flow_settings.dead_letter_wait_minutes,
+                }
+            )
+        return rows
 
     def run_detail(run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        with store() as db:
-            run = db.get_run(run_id)
-            if run is None:
-                raise HTTPException(404, f"no run {run_id}")
-            events = list(reversed(db.list_events(run_id=run_id, limit=100_000)))
+        db = daemon.store
+        run = db.get_run(run_id)
+        if run is None:
+            raise HTTPException(404, f"no run {run_id}")
+        events = list(reversed(db.list_events(run_id=run_id, limit=100_000)))
         for event in events:
             event.pop("payload", None)
         return run, events
@@ -164,18 +195,18 @@ def build_app(daemon: Daemon) -> FastAPI:
         return next_retry(letter, flow) if flow is not None else None
 
     def letter_action(letter_id: int, action: str) -> str:
-        with store() as db:
-            letter = db.get_dead_letter(letter_id)
-            if letter is None:
-                raise HTTPException(404, f"no dead letter {letter_id}")
-            if action == "resolve":
-                db.resolve_dead_letters(letter_id=letter_id)
-                return f"dead letter {letter_id}: resolved"
-            try:
-                (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
-            except (FlowBusy, RuntimeError) as exc:  # running elsewhere; remote unreachable
-                return f"dead letter {letter_id}: not retried: {redact(str(exc))}"
-            return f"dead letter {letter_id}: {outcome.message}"
+        db = daemon.store
+        letter = db.get_dead_letter(letter_id)
+        if letter is None:
+            raise HTTPException(404, f"no dead letter {letter_id}")
+        if action == "resolve":
+            db.resolve_dead_letters(letter_id=letter_id)
+            return f"dead letter {letter_id}: resolved"
+        try:
+            (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
+        except (FlowBusy, RuntimeError) as exc:  # running elsewhere; remote unreachable
+            return f"dead letter {letter_id}: not retried: {redact(str(exc))}"
+        return f"dead letter {letter_id}: {outcome.message}"
 
     # --- pages ----------------------------------------------------------------------------
 
@@ -203,8 +234,7 @@ def build_app(daemon: Daemon) -> FastAPI:
 
     @app.get("/deadletters", response_class=HTMLResponse, include_in_schema=False)
     def page_letters(request: Request, message: str | None = None) -> Any:
-        with store() as db:
-            letters = db.list_dead_letters()
+        letters = daemon.store.list_dead_letters()
         upcoming = {d.id: next_retry_of(d) for d in letters}
         return TEMPLATES.TemplateResponse(
             request,
@@ -263,8 +293,7 @@ def build_app(daemon: Daemon) -> FastAPI:
     @app.get("/api/runs", tags=["runs"])
     def api_runs(flow: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """Recent runs, newest first."""
-        with store() as db:
-            return db.list_runs(flow, limit=limit)
+        return daemon.store.list_runs(flow, limit=limit)
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
     def api_run(run_id: int) -> dict[str, Any]:
@@ -275,8 +304,7 @@ def build_app(daemon: Daemon) -> FastAPI:
     @app.get("/api/deadletters", tags=["dead letters"])
     def api_letters(all: bool = False) -> list[dict[str, Any]]:
         """Dead letters (open ones unless all=true), without their payloads."""
-        with store() as db:
-            letters = db.list_dead_letters(status=None if all else "open")
+        letters = daemon.store.list_dead_letters(status=None if all else "open")
         return [
             {
                 **{k: v for k, v in vars(d).items() if k != "payload"},
@@ -303,15 +331,15 @@ def build_app(daemon: Daemon) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
     def metrics() -> Any:
         registry = CollectorRegistry()
-        with store() as db:
-            registry.register(
-                _Collector(
-                    db.list_runs(limit=100_000),
-                    len(db.list_dead_letters()),
-                    daemon.rate_limit_waited(),
-                )
+        db = daemon.store
+        registry.register(
+            _Collector(
+                db.list_runs(limit=100_000),
+                len(db.list_dead_letters()),
+                daemon.rate_limit_waited(),
             )
-            text = generate_latest(registry)
+        )
+        text = generate_latest(registry)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

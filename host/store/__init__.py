@@ -1,7 +1,8 @@
 """The host's state: bindings, cursors, runs, activity log and dead letters (DESIGN §7).
 
-SQLite in WAL mode by default (created on first use), PostgreSQL by URL. One
-Store serves one thread; the daemon gives each worker its own.
+SQLite in WAL mode by default (created on first use), PostgreSQL by URL. One Store
+may serve many threads (the daemon's web requests share one): each thread's transaction
+is its own, on a connection of the store's pool (SQLAlchemy's QueuePool, on SQLite too).
 
 Writers wait their turn, never fail: a write transaction is short (no remote call
 runs inside one), takes SQLite's write lock at its start (BEGIN IMMEDIATE, so two
@@ -24,9 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as DbConnection
 
 from host.errors import ConfigError, FlowBusy
@@ -123,9 +125,21 @@ def _fits(value: str) -> bool:
     return len(value) <= KEY_LENGTH and "\x00" not in value
 
 
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: str | None) -> str | None:
     """Free text (messages, errors) with NUL escaped."""
     return value.replace("\x00", "\\x00") if value and "\x00" in value else value
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    """The id the database gave the row `result` inserted."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no id for the inserted row")
+    return int(key[0])
 
 
 def _json_text(value: Any) -> str | None:
@@ -218,7 +232,7 @@ class Store:
             self._writers: threading.RLock | None = _write_lock(url)
         else:
             self._writers = None
-        self._tx: DbConnection | None = None
+        self._local = threading.local()  # this thread's open transaction, if any
         self._upserts: dict[str, Any] = {}
         if url not in _READY:
             self._create()
@@ -259,12 +273,14 @@ class Store:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[DbConnection]:
-        """Group the statements inside into one commit (nested calls join the outer one).
+        """Group the statements inside into one commit (nested calls in the same thread join
+        the outer one; another thread's are apart).
 
         A write transaction waits for the store's write lock and holds it to the end:
         keep remote calls out of it. `write=False` reads without taking it."""
-        if self._tx is not None:
-            yield self._tx
+        outer: DbConnection | None = getattr(self._local, "tx", None)
+        if outer is not None:
+            yield outer
             return
         lock = self._writers if write else None
         if lock is not None:
@@ -273,24 +289,24 @@ class Store:
             with self.engine.connect() as db:
                 db.info["ihost_write"] = write
                 with db.begin():
-                    self._tx = db
+                    self._local.tx = db
                     try:
                         yield db
                     finally:
-                        self._tx = None
+                        self._local.tx = None
         finally:
             if lock is not None:
                 lock.release()
+
+    def _insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT in this database's dialect (which knows ON CONFLICT)."""
+        return sqlite.insert(table) if self._sqlite else postgresql.insert(table)
 
     def _upsert(self, db: DbConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         statement = self._upserts.get(table.name)
         if statement is None:
             keys = [c.name for c in table.primary_key.columns]
-            if self.engine.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            stmt = insert(table)
+            stmt = self._insert(table)
             updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
             statement = stmt.on_conflict_do_update(index_elements=keys, set_=updates)
             self._upserts[table.name] = statement
@@ -455,7 +471,7 @@ class Store:
                     flow=flow, kind=kind, dry_run=dry_run, status="running", started_at=utcnow()
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, int], error: str | None = None
@@ -589,7 +605,7 @@ class Store:
                     **values,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def list_dead_letters(
         self, status: str | None = "open", flow: str | None = None
@@ -634,12 +650,8 @@ class Store:
 
     def first_delivery(self, connection: str, event_id: str) -> bool:
         """Record a webhook event; False when it was seen before (a duplicate delivery)."""
-        if self._sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
         statement = (
-            insert(webhook_events)
+            self._insert(webhook_events)
             .values(connection=connection, event_id=store_key(event_id), received_at=utcnow())
             .on_conflict_do_nothing()
             .execution_options(preserve_rowcount=True)  # psycopg reports -1 otherwise
