@@ -25,7 +25,7 @@ __all__ = ["TemplateVocabulary", "answer_problems", "class_prefix", "listed"]
 #: answer -> (pattern, most characters, the rule in words); the lengths keep the generated
 #: code within the line length of the repository's lint
 _NAMES = {
-    "system": (r"\S.*", 40, "the system's name"),
+    "system": (r'[^\s"\\][^"\\\n]*', 40, "a name without quotes or backslashes"),
     "name": (r"[a-z][a-z0-9_]*", 24, "lower-case letters, digits and _, a letter first"),
     "package": (r"[a-z_][a-z0-9_]*", 30, "a Python package name"),
     "prefix": (r"[A-Z][A-Za-z0-9]*", 20, "a capital letter, then letters and digits"),

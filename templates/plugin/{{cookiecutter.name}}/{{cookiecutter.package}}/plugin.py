@@ -2,7 +2,6 @@
 {%- set writes = cookiecutter.writes | entities_in -%}
 {%- set types = cookiecutter.order_types | order_types_in if "orders" in writes else [] -%}
 {%- set auth = cookiecutter.auth -%}
-{%- set oauth = auth.startswith("oauth2") -%}
 {%- set P = cookiecutter.prefix -%}
 {%- set attached = [] -%}
 {%- for entity in ("shipments", "refunds") if entity in writes -%}
