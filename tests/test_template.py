@@ -73,17 +73,13 @@ class TestEmptyRemote(TestContract):
 
 @dataclass
 class Generated:
-    """The combinations, generated under `root` and installed into `site`."""
+    """The combinations, generated, linted, installed into `site` and tested."""
 
-    root: Path
     site: Path
     plugins: dict[str, dict[str, Any]]  # `ihost plugins --json`, by name
     pairs: list[dict[str, Any]]  # `ihost matrix --format json`
     lint: list[str]  # ruff's findings, check and format
     cases: dict[str, dict[str, str]]  # package directory -> {test id: outcome or message}
-
-    def env(self) -> dict[str, str]:
-        return {"PYTHONPATH": str(self.site)}
 
 
 def names(combination: str) -> tuple[str, str]:
@@ -166,7 +162,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     read_only = root / names("read_only")[0] / "tests" / "test_contract.py"
     read_only.write_text(read_only.read_text() + EMPTY_REMOTE)
     report = root.parent / f"{root.name}-report.xml"
-    subprocess.run(
+    ran = subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
             *("--import-mode=importlib", "--rootdir", str(root), f"--junitxml={report}"),
@@ -177,8 +173,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
         env=_environ(PYTHONPATH=str(site)),
         cwd=root,
         timeout=600,
+        text=True,
     )
-    return Generated(root, site, {p["name"]: p for p in listed}, pairs, lint, _outcomes(report))
+    assert report.exists(), ran.stdout[-3000:] + ran.stderr[-3000:]
+    return Generated(site, {p["name"]: p for p in listed}, pairs, lint, _outcomes(report))
 
 
 def test_generated_code_passes_the_repository_lint(generated: Generated) -> None:
@@ -265,7 +263,7 @@ def test_ihost_auth_authorizes_a_generated_connector_that_then_runs_in_a_flow(
             '[flows.products]\nkind = "products"\nsource = "pim"\ntarget = "erp"\n'
         )
         env = _environ(
-            **generated.env(),
+            PYTHONPATH=str(generated.site),
             PIM_SECRET=settings["client_secret"],
             **{KEY_VARIABLE: Fernet.generate_key().decode()},
         )
