@@ -744,10 +744,10 @@ def template_dir() -> Path:
 )
 def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None:
     """Create a connector package (plugin, client, convert, sandbox, tests) from the template."""
-    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException
     from cookiecutter.main import cookiecutter
 
-    from host.capabilities import ENTITIES
+    from host.newplugin import answer_problems
 
     answers: dict[str, str] = {}
     for value in values:
@@ -755,22 +755,21 @@ def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None
         if not sep or not key:
             raise click.UsageError(f"--set takes KEY=VALUE, not {value!r}")
         answers[key.strip()] = text
-    for key in ("reads", "writes"):
-        unknown = [
-            e for e in answers.get(key, "").replace(" ", "").split(",") if e and e not in ENTITIES
-        ]
-        if unknown:
-            raise ConfigError(
-                f"--set {key}: unknown entities {', '.join(unknown)}; use {', '.join(ENTITIES)}"
-            )
+    template = template_dir()
+    questions = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    if problems := answer_problems(answers, questions):
+        raise ConfigError(problems[0], [f"--set {problem}" for problem in problems])
     interactive = not no_input and sys.stdin.isatty()
+    logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # its failures are ours to say
     try:
         created = cookiecutter(
-            str(template_dir()),
+            str(template),
             no_input=not interactive,
             extra_context=answers,
             output_dir=output_dir,
         )
+    except FailedHookException:  # the hook has said what is wrong, one line each
+        raise ConfigError("new-plugin: the answers above cannot make a connector") from None
     except CookiecutterException as exc:
         raise ConfigError(f"new-plugin: {exc}") from None
     click.echo(f"created {created}")

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.system }} records <-> host.models. Map the real API's fields here."""
+"""{{ cookiecutter.system }} records <-> host.models, both ways, and nothing else."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from typing import Any
 
 from host.models import Record, record_or_invalid
 
+# TODO({{ cookiecutter.prefix | lower }}): map the real records' fields in to_record and to_remote
+
 #: fields of the remote's records that are not canonical fields
 REMOTE_ONLY = {"id", "source_key", "order_id", "order_type", "debtor_id"}
 
 
 def to_record(model: type[Record], row: dict[str, Any]) -> Any:
-    """A canonical record, or a RecordInvalid naming the field (yield it, do not raise it)."""
+    """A `model` record of a remote row, or a RecordInvalid naming the field (a fetch hook
+    yields it, never raises it)."""
     data = {k: v for k, v in row.items() if k in model.model_fields and k not in REMOTE_ONLY}
     data.setdefault("key", str(row["id"]))
     return record_or_invalid(model, data, key=str(data["key"]), payload=row)

@@ -1,56 +1,99 @@
-{%- set reads = cookiecutter.reads.replace(" ", "").split(",") | select | list -%}
-{%- set writes = cookiecutter.writes.replace(" ", "").split(",") | select | list -%}
-{%- set order_types = cookiecutter.order_types.replace(" ", "").split(",") | select | list -%}
-"""The {{ cookiecutter.system }} connector: reads {{ reads | join(", ") or "nothing" }}; writes {{ writes | join(", ") or "nothing" }}."""
+{%- set reads = cookiecutter.reads | entities_in -%}
+{%- set writes = cookiecutter.writes | entities_in -%}
+{%- set types = cookiecutter.order_types | order_types_in if "orders" in writes else [] -%}
+{%- set auth = cookiecutter.auth -%}
+{%- set P = cookiecutter.prefix -%}
+{%- set attached = [] -%}
+{%- for entity in ("shipments", "refunds") if entity in writes -%}
+{%- set _ = attached.append(record_types[entity]) -%}
+{%- endfor -%}
+{%- set models = [] -%}
+{%- for entity in entities if entity in reads or entity in writes -%}
+{%- set _ = models.append(record_types[entity]) -%}
+{%- endfor -%}
+{%- set vocabulary = (["DebtorField"] if "customers" in writes else []) + (["OrderType"] if "orders" in writes else []) -%}
+{%- set converts = (["to_record"] if reads else []) + (["to_remote"] if writes | reject("equalto", "stock") | list else []) -%}
+"""The {{ cookiecutter.system }} connector.
+
+Reads: {{ reads | join(", ") or "nothing" }}.
+Writes: {{ writes | join(", ") or "nothing" }}.
+"""
 
 from __future__ import annotations
-
+{% if reads %}
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel, Field{% if cookiecutter.auth != "none" %}, SecretStr{% endif %}
+{% endif %}
+{%- if auth == "basic" %}
+import httpx
+{%- endif %}
+from pydantic import BaseModel, Field{% if auth != "none" %}, SecretStr{% endif %}
 
 from host import hookimpl
+{%- if auth == "api_key" %}
+from host.auth import ApiKeyHeader
+{%- elif auth == "bearer" %}
+from host.auth import Bearer
+{%- elif auth == "oauth2_client_credentials" %}
+from host.auth import OAuth2ClientCredentials
+{%- elif auth == "oauth2_authorization_code" %}
+from host.auth import ConnectorContext, OAuth2AuthorizationCode
+{%- endif %}
 from host.capabilities import Capabilities
-{%- if "customers" in writes %}
+{%- if "customers" in writes or attached %}
 from host.errors import RecordInvalid
 {%- endif %}
-from host.models import (
-    Customer,
-    Order,
-    Product,
-    Refund,
-    Shipment,
-    StockLevel,
-)
-from {{ cookiecutter.package }}.client import Client
-from {{ cookiecutter.package }}.convert import to_record, to_remote
+{%- if models %}
+from host.models import {{ models | sort | join(", ") }}
+{%- endif %}
+{%- if vocabulary %}
+from host.vocabulary import {{ vocabulary | join(", ") }}
+{%- endif %}
+from {{ cookiecutter.package }}.client import {{ P }}Client
+{%- if converts %}
+from {{ cookiecutter.package }}.convert import {{ converts | join(", ") }}
+{%- endif %}
 
 
-class Settings(BaseModel):
-    base_url: str = Field(description="the {{ cookiecutter.system }} API's base URL")
-{%- if cookiecutter.auth == "api_key" %}
-    api_key: SecretStr = Field(description="API key (X-Api-Key header): give it as ${VAR}")
-{%- elif cookiecutter.auth == "bearer" %}
-    token: SecretStr = Field(description="bearer token: give it as ${VAR}")
-{%- elif cookiecutter.auth == "basic" %}
+class {{ P }}Settings(BaseModel):
+    """A connection's settings: its keys in ihost.toml."""
+
+    base_url: str = Field(description="the API's base URL")
+{%- if auth == "api_key" %}
+    api_key: SecretStr = Field(description="API key: give it as ${VAR}")
+{%- elif auth == "bearer" %}
+    token: SecretStr = Field(description="API token: give it as ${VAR}")
+{%- elif auth == "basic" %}
     username: str = Field(description="user name")
     password: SecretStr = Field(description="password: give it as ${VAR}")
-{%- elif cookiecutter.auth == "oauth2_client_credentials" %}
-    client_id: str = Field(description="OAuth2 client id")
-    client_secret: SecretStr = Field(description="OAuth2 client secret: give it as ${VAR}")
-    token_url: str | None = Field(None, description="token endpoint (default: /oauth/token)")
+{%- elif auth == "oauth2_client_credentials" %}
+    token_url: str = Field(description="the OAuth2 token endpoint")
+    client_id: str = Field(description="the OAuth2 client registered for ihost")
+    client_secret: SecretStr = Field(description="its secret: give it as ${VAR}")
+{%- elif auth == "oauth2_authorization_code" %}
+    authorize_url: str = Field(description="where a merchant authorizes ihost (`ihost auth`)")
+    token_url: str = Field(description="the OAuth2 token endpoint")
+    client_id: str = Field(description="the OAuth2 client registered for ihost")
+    client_secret: SecretStr = Field(description="its secret: give it as ${VAR}")
+    redirect_uri: str | None = Field(
+        None, description="the redirect URI registered with the client (none: any loopback one)"
+    )
 {%- endif %}
-    page_size: int = Field(100, ge=1, le=1000, description="records per page when reading")
+{%- if reads %}
+    page_size: int = Field(100, ge=1, le=250, description="records per page read (at most 250)")
+{%- endif %}
 
 
-class Plugin:
-    """{{ cookiecutter.system }}."""
+class {{ P }}Plugin:
+    """{{ cookiecutter.system }}.{% if auth == "oauth2_authorization_code" %}
+
+    A connection is authorized once, with `ihost auth CONNECTION`.
+    {% endif %}"""
 
     name = "{{ cookiecutter.name }}"
     title = "{{ cookiecutter.system }}"
-    Settings = Settings
+    Settings = {{ P }}Settings
+    # TODO({{ cookiecutter.prefix | lower }}): declare what the real API can do, and nothing more
     capabilities = Capabilities(
         reads={{ "{" ~ (reads | map("tojson") | join(", ")) ~ "}" if reads else "set()" }},
         writes={{ "{" ~ (writes | map("tojson") | join(", ")) ~ "}" if writes else "set()" }},
@@ -59,118 +102,180 @@ class Plugin:
         images={{ cookiecutter.images | int }},
         variant_images={{ 1 if cookiecutter.variants == "yes" and (cookiecutter.images | int) > 0 else 0 }},
         categories={{ "True" if cookiecutter.categories == "yes" else "False" }},
-        order_types={{ ("{" ~ (order_types | map("tojson") | join(", ")) ~ "}") if "orders" in writes and order_types else "set()" }},
+        order_types={{ "{" ~ (types | map("tojson") | join(", ")) ~ "}" if types else "set()" }},
+{%- if "customers" in writes %}
+        debtor_match={"email", "phone", "vat_number"},  # the fields its customer search takes
+{%- endif %}
         stock_batch={{ cookiecutter.stock_batch | int }},
     )
-
-    def __init__(self, settings: Settings) -> None:
+{% if auth == "oauth2_authorization_code" %}
+    def __init__(self, settings: {{ P }}Settings, context: ConnectorContext) -> None:
         self.settings = settings
-        self.client = Client(settings)
+        # TODO({{ cookiecutter.prefix | lower }}): its OAuth2 options (scope, pkce, token_body)
+        self.auth = OAuth2AuthorizationCode(
+            settings.authorize_url,
+            settings.token_url,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+            redirect_uri=settings.redirect_uri,
+            vault=context.tokens,
+            name=context.connection,
+        )
+        self.client = {{ P }}Client(settings.base_url, self.auth{% if reads %}, settings.page_size{% endif %})
 
     def close(self) -> None:
         self.client.close()
-
-    def _pages(self, entity: str, since: datetime | None) -> Iterator[dict[str, Any]]:
-        cursor: str | None = "0"
-        while cursor is not None:
-            params: dict[str, Any] = {"limit": self.settings.page_size, "cursor": cursor}
-            if since is not None:
-                params["updated_since"] = since.isoformat()
-            page = self.client.get(f"/api/{entity}", **params)
-            yield from page["items"]
-            cursor = page["next"]
-
-    def _search(self, entity: str, field: str, values: list[str]) -> list[dict[str, Any]]:
-        return self.client.get(f"/api/{entity}/search", **{field: ",".join(values)})["items"] if values else []
+        self.auth.close()
 
     @hookimpl
+    def oauth2_flow(self) -> OAuth2AuthorizationCode:
+        return self.auth
+{% elif auth == "oauth2_client_credentials" %}
+    def __init__(self, settings: {{ P }}Settings) -> None:
+        self.settings = settings
+        # TODO({{ cookiecutter.prefix | lower }}): its OAuth2 options (scope, client_auth, token_body)
+        self.auth = OAuth2ClientCredentials(
+            settings.token_url,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+            name=self.name,
+        )
+        self.client = {{ P }}Client(settings.base_url, self.auth{% if reads %}, settings.page_size{% endif %})
+
+    def close(self) -> None:
+        self.client.close()
+        self.auth.close()
+{% else %}
+    def __init__(self, settings: {{ P }}Settings) -> None:
+        self.settings = settings
+{%- if auth == "api_key" %}
+        # TODO({{ cookiecutter.prefix | lower }}): the remote's header for the key (or ApiKeyQuery)
+        auth = ApiKeyHeader("X-Api-Key", settings.api_key.get_secret_value())
+{%- elif auth == "bearer" %}
+        auth = Bearer(settings.token.get_secret_value())
+{%- elif auth == "basic" %}
+        auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+{%- else %}
+        auth = None  # the system takes no credentials
+{%- endif %}
+        self.client = {{ P }}Client(settings.base_url, auth{% if reads %}, settings.page_size{% endif %})
+
+    def close(self) -> None:
+        self.client.close()
+{% endif %}
+    @hookimpl
     def check_connection(self) -> None:
-        self.client.get("/api/ping")
-{%- set models = {"orders": "Order", "products": "Product", "stock": "StockLevel", "customers": "Customer", "shipments": "Shipment", "refunds": "Refund"} %}
+        self.client.ping()
 {%- for entity in reads %}
 {%- if entity == "orders" %}
 
     @hookimpl
     def fetch_orders(self, since: datetime | None, statuses: list[str] | None) -> Iterator[Order]:
-        for row in self._pages("orders", since):
+        for row in self.client.rows("orders", since):
             if statuses is None or row.get("status") in statuses:
                 yield to_record(Order, row)
 {%- else %}
 
     @hookimpl
-    def fetch_{{ entity }}(self, since: datetime | None) -> Iterator[{{ models[entity] }}]:
-        for row in self._pages("{{ entity }}", since):
-            yield to_record({{ models[entity] }}, row)
+    def fetch_{{ entity }}(self, since: datetime | None) -> Iterator[{{ record_types[entity] }}]:
+        for row in self.client.rows("{{ entity }}", since):
+            yield to_record({{ record_types[entity] }}, row)
 {%- endif %}
 {%- endfor %}
 {%- if "orders" in writes %}
 
     @hookimpl
-    def find_order(self, order: Order, order_type: str) -> str | None:
-        found = self._search("orders", "source_key", [order.key])
+    def find_order(self, order: Order, order_type: OrderType) -> str | None:
+        found = self.client.search("orders", source_key=order.key, order_type=order_type)
         return str(found[0]["id"]) if found else None
 
     @hookimpl
-    def create_order(self, order: Order, order_type: str, debtor_id: str | None) -> str:
-        body = {**to_remote(order), "source_key": order.key, "order_type": order_type,
-                "debtor_id": debtor_id}
-        return str(self.client.post("/api/orders", body, key=f"order-{order.key}")["id"])
+    def create_order(self, order: Order, order_type: OrderType, debtor_id: str | None) -> str:
+        body = {
+            **to_remote(order),
+            "source_key": order.key,
+            "order_type": order_type,
+            "debtor_id": debtor_id,
+        }
+        return self.client.create("orders", body, key=f"{order_type}-{order.key}")
 {%- endif %}
 {%- if "customers" in writes %}
 
     @hookimpl
-    def find_debtor(self, customer: Customer, match_on: str) -> str | None:
-        value = getattr(customer, match_on, None)
+    def find_debtor(self, customer: Customer, match_on: DebtorField) -> str | None:
+        value = getattr(customer, match_on)
         if not value:
-            raise RecordInvalid(f"customer {customer.key} has no {match_on}", key=customer.key,
-                                field=match_on)
-        found = self._search("customers", match_on, [str(value)])
+            raise RecordInvalid(
+                f"customer {customer.key} has no {match_on}", key=customer.key, field=match_on
+            )
+        found = self.client.search("customers", **{match_on: str(value)})
         return str(found[0]["id"]) if found else None
 
     @hookimpl
     def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
         if existing_id:
-            return str(self.client.put(f"/api/customers/{existing_id}", to_remote(customer))["id"])
-        return str(self.client.post("/api/customers", to_remote(customer))["id"])
+            return self.client.update("customers", existing_id, to_remote(customer))
+        return self.client.create("customers", to_remote(customer))
 {%- endif %}
 {%- if "products" in writes %}
 
     @hookimpl
     def find_products(self, skus: list[str]) -> dict[str, str]:
-        wanted = set(skus)
-        return {row["sku"]: str(row["id"]) for row in self._search("products", "sku", skus)
-                if row["sku"] in wanted}
+        found = self.client.search("products", sku=skus) if skus else []
+        return {row["sku"]: str(row["id"]) for row in found if row["sku"] in skus}
 
     @hookimpl
     def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
         body = to_remote(product)
         if existing_id is None:
-            return str(self.client.post("/api/products", body)["id"])
-        if not update_info:
+            return self.client.create("products", body)
+        if not update_info:  # commercial data only
             body = {k: body[k] for k in ("price", "ean", "active", "cost_price")}
-        return str(self.client.put(f"/api/products/{existing_id}", body)["id"])
+        return self.client.update("products", existing_id, body)
 {%- endif %}
 {%- if "stock" in writes %}
 
     @hookimpl
     def push_stock(self, levels: list[StockLevel]) -> None:
-        body = {"levels": [{"sku": lv.sku, "quantity": str(lv.quantity), "managed": lv.managed}
-                           for lv in levels]}
-        self.client.post("/api/stock", body)
+        self.client.set_stock(
+            [{"sku": lv.sku, "quantity": str(lv.quantity), "managed": lv.managed} for lv in levels]
+        )
+{%- endif %}
+{%- if attached %}
+
+    def _order_id(self, record: {{ attached | join(" | ") }}, order_id: str | None) -> str:
+        """The target order: `order_id`, else the order numbered as the record says."""
+        if order_id:
+            return order_id
+        number = record.order_number
+        found = self.client.search("orders", number=number) if number else []
+        if not found:
+            raise RecordInvalid(
+                f"no order numbered {number} in {self.title}",
+                key=record.key,
+                field="order_number",
+            )
+        return str(found[0]["id"])
 {%- endif %}
 {%- if "shipments" in writes %}
 
     @hookimpl
     def create_shipment(self, shipment: Shipment, order_id: str | None) -> str:
-        body = {**to_remote(shipment), "order_id": order_id or shipment.order_number,
-                "source_key": shipment.key}
-        return str(self.client.post("/api/shipments", body, key=f"shipment-{shipment.key}")["id"])
+        body = {
+            **to_remote(shipment),
+            "order_id": self._order_id(shipment, order_id),
+            "source_key": shipment.key,
+        }
+        return self.client.create("shipments", body, key=f"shipment-{shipment.key}")
 {%- endif %}
 {%- if "refunds" in writes %}
 
     @hookimpl
     def create_refund(self, refund: Refund, order_id: str | None) -> str:
-        body = {**to_remote(refund), "order_id": order_id or refund.order_number,
-                "source_key": refund.key}
-        return str(self.client.post("/api/refunds", body, key=f"refund-{refund.key}")["id"])
+        body = {
+            **to_remote(refund),
+            "order_id": self._order_id(refund, order_id),
+            "source_key": refund.key,
+        }
+        return self.client.create("refunds", body, key=f"refund-{refund.key}")
 {%- endif %}

@@ -1,45 +1,78 @@
-"""An emulator of the {{ cookiecutter.system }} API on 127.0.0.1 (DESIGN §9).
+{%- set auth = cookiecutter.auth -%}
+{%- set oauth = auth.startswith("oauth2") -%}
+"""An emulator of the {{ cookiecutter.system }} API on 127.0.0.1.
 
-It serves the API the generated client calls. Make it speak the real system's API: its
-paths, paging, error bodies and quirks, so that the connector is tested against them.
+The tests, the demo and `ihost sandbox {{ cookiecutter.name }}` run against it.
 
-- `GET /api/ping`; `GET /api/{entity}?updated_since=&limit=&cursor=` -> `{"items", "next"}`
-- `GET /api/{entity}/search?FIELD=a,b` (exact, e-mail without case)
-- `POST /api/{entity}` (an `Idempotency-Key` repeats the first answer), `PUT /api/{entity}/{id}`
+What it serves (errors: `{"error": {"code", "message"}}` with the status):
+
+- `GET /api/ping`
+- `GET /api/{entity}?updated_since=&offset=&limit=` -> `{"items", "total"}`: the records
+  changed at or after `updated_since`, oldest first, at most PAGE_LIMIT a page
+- `GET /api/{entity}/search?FIELD=VALUE&...` -> `{"items"}`: records whose every FIELD
+  equals its VALUE (a FIELD given twice: one of them), e-mail addresses without case
+- `POST /api/{entity}` -> 201 `{"id"}`; a repeat with the same `Idempotency-Key` answers the
+  first id; a shipment or refund of an order it does not hold is refused, 404
+- `PUT /api/{entity}/{id}` -> `{"id"}`; 404 for an id it does not hold
 - `POST /api/stock` `{"levels": [{"sku", "quantity", "managed"}]}`
-{%- if cookiecutter.auth == "oauth2_client_credentials" %}
-- `POST /oauth/token` (client credentials) -> `{"access_token", "expires_in"}`
+{%- if auth == "oauth2_authorization_code" %}
+- `GET /oauth/authorize`, `POST /oauth/token`: OAuth2 authorization code; refresh tokens
+  rotate on every use (host.sandbox_oauth)
+{%- elif auth == "oauth2_client_credentials" %}
+- `POST /oauth/token`: OAuth2 client credentials (host.sandbox_oauth)
 {%- endif %}
 """
 
 from __future__ import annotations
-
-{%- if cookiecutter.auth == "basic" %}
+{% if auth == "basic" %}
 import base64
 {%- endif %}
 import itertools
-import secrets
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from host.sandbox import Sandbox
+{%- if oauth %}
+from host.sandbox_oauth import OAuth2Server, OAuth2Vendor
+{%- endif %}
+from host.vocabulary import ENTITIES
 
-ENTITIES = ("orders", "products", "stock", "customers", "shipments", "refunds")
-{%- if cookiecutter.auth == "api_key" %}
+# TODO({{ cookiecutter.prefix | lower }}): answer as the real API does: paths, paging, errors, quirks
+
+#: the most records one page holds
+PAGE_LIMIT = 250
+{%- if auth == "api_key" %}
 CREDENTIALS = {"api_key": "sandbox-api-key-0123456789"}
-{%- elif cookiecutter.auth == "bearer" %}
+{%- elif auth == "bearer" %}
 CREDENTIALS = {"token": "sandbox-token-0123456789"}
-{%- elif cookiecutter.auth == "basic" %}
+{%- elif auth == "basic" %}
 CREDENTIALS = {"username": "sandbox", "password": "sandbox-password-0123"}
-{%- elif cookiecutter.auth == "oauth2_client_credentials" %}
+{%- elif oauth %}
 CREDENTIALS = {"client_id": "sandbox-client", "client_secret": "sandbox-secret-0123456789"}
-{%- else %}
-CREDENTIALS: dict[str, str] = {}
+{%- endif %}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    """An error answer in the API's shape."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+{%- if oauth %}
+
+
+# TODO({{ cookiecutter.prefix | lower }}): the vendor's OAuth2 paths and rules (as in host.sandbox_oauth)
+VENDOR = OAuth2Vendor(
+    name="{{ cookiecutter.name }}",
+    authorize_path="/oauth/authorize",
+    token_path="/oauth/token",
+    token_bodies=frozenset({"form"}),
+    refresh_grace=False,
+    max_refreshes_per_minute=None,
+    describes_errors=True,
+    unauthorized=lambda hint: {"error": {"code": "unauthorized", "message": hint}},
+)
 {%- endif %}
 
 
@@ -47,7 +80,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-class SystemSandbox(Sandbox):
+def _instant(text: str) -> datetime:
+    """A timestamp of the API (ISO 8601, `Z` for UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class {{ cookiecutter.prefix }}Sandbox(Sandbox):
     """{{ cookiecutter.system }}, in memory."""
 
     name = "{{ cookiecutter.name }}"
@@ -56,18 +94,55 @@ class SystemSandbox(Sandbox):
         super().__init__(**kwargs)
         self.tables: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.idempotency: dict[tuple[str, str], str] = {}
-        self.tokens: set[str] = set()
-        self._ids = (f"{n}" for n in itertools.count(1000))
+        self._ids = (str(n) for n in itertools.count(1000))
+{%- if auth == "oauth2_authorization_code" %}
+        self.oauth = OAuth2Server(
+            VENDOR, client_id=CREDENTIALS["client_id"], client_secret=CREDENTIALS["client_secret"]
+        )
+{%- elif auth == "oauth2_client_credentials" %}
+        self.oauth = OAuth2Server(
+            VENDOR,
+            client_id=CREDENTIALS["client_id"],
+            client_secret=CREDENTIALS["client_secret"],
+            grants=("client_credentials",),
+        )
+{%- endif %}
 
     def connection_settings(self) -> dict[str, Any]:
+{%- if auth == "oauth2_authorization_code" %}
+        return {
+            "base_url": self.base_url,
+            "authorize_url": self.base_url + VENDOR.authorize_path,
+            "token_url": self.base_url + VENDOR.token_path,
+            **CREDENTIALS,
+        }
+{%- elif auth == "oauth2_client_credentials" %}
+        return {
+            "base_url": self.base_url,
+            "token_url": self.base_url + VENDOR.token_path,
+            **CREDENTIALS,
+        }
+{%- elif auth == "none" %}
+        return {"base_url": self.base_url}
+{%- else %}
         return {"base_url": self.base_url, **CREDENTIALS}
+{%- endif %}
 
     def seed(self, kind: str, records: list[dict[str, Any]]) -> None:
+        if kind not in self.tables:
+            raise ValueError(f"no kind {kind!r}; the kinds are {', '.join(self.tables)}")
         with self.lock:
             for record in records:
                 row = {"id": next(self._ids), **record}
+                row["id"] = str(row["id"])
                 row["updated_at"] = row.get("updated_at") or _now()
-                self.tables[kind][str(row["id"])] = row
+                try:
+                    zoned = _instant(str(row["updated_at"])).tzinfo is not None
+                except ValueError:
+                    zoned = False
+                if not zoned:
+                    raise ValueError(f"{kind} {row['id']}: updated_at is not an ISO time with zone")
+                self.tables[kind][row["id"]] = row
 
     def dump(self, kind: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -75,7 +150,9 @@ class SystemSandbox(Sandbox):
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/oauth/token", self._token, methods=["POST"]),
+{%- if oauth %}
+            *self.oauth.routes(),
+{%- endif %}
             Route("/api/ping", self._ping),
             Route("/api/stock", self._stock, methods=["POST"]),
             Route("/api/{entity}/search", self._search),
@@ -84,86 +161,89 @@ class SystemSandbox(Sandbox):
             Route("/api/{entity}/{id}", self._update, methods=["PUT"]),
         ]
 
-    # --- authentication -------------------------------------------------------------------
-
-    def _authorised(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-{%- if cookiecutter.auth == "api_key" %}
-        return request.headers.get("x-api-key") == CREDENTIALS["api_key"]
-{%- elif cookiecutter.auth == "bearer" %}
-        return header == f"Bearer {CREDENTIALS['token']}"
-{%- elif cookiecutter.auth == "basic" %}
-        expected = base64.b64encode(
-            f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode()
-        ).decode()
-        return header == f"Basic {expected}"
-{%- elif cookiecutter.auth == "oauth2_client_credentials" %}
-        return header.startswith("Bearer ") and header[len("Bearer ") :] in self.tokens
-{%- else %}
-        return True  # the system takes no credentials
+    def _refused(self, request: Request) -> Response | None:
+        """None for a request the API takes, else its refusal: 401 without the sandbox's
+        credentials, 404 for a collection it does not have."""
+{%- if oauth %}
+        if denied := self.oauth.check_bearer(request):
+            return denied
+{%- elif auth == "api_key" %}
+        if request.headers.get("x-api-key") != CREDENTIALS["api_key"]:
+            return _error(401, "unauthorized", "the API key is missing or wrong")
+{%- elif auth == "bearer" %}
+        if request.headers.get("authorization") != f"Bearer {CREDENTIALS['token']}":
+            return _error(401, "unauthorized", "the token is missing or wrong")
+{%- elif auth == "basic" %}
+        pair = f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode()
+        if request.headers.get("authorization") != f"Basic {base64.b64encode(pair).decode()}":
+            return _error(401, "unauthorized", "the user name or password is wrong")
 {%- endif %}
-
-    async def _token(self, request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        if (form.get("client_id"), form.get("client_secret")) != (
-            CREDENTIALS.get("client_id"), CREDENTIALS.get("client_secret")
-        ) or form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        token = secrets.token_hex(16)
-        self.tokens.add(token)
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 3600})
-
-    def _guard(self, request: Request) -> Response | None:
-        if not self._authorised(request):
-            return JSONResponse({"error": "unauthorised"}, status_code=401)
         entity = request.path_params.get("entity")
-        if entity is not None and entity not in ENTITIES:
-            return JSONResponse({"error": f"no such collection: {entity}"}, status_code=404)
+        if entity is not None and entity not in self.tables:
+            return _error(404, "not_found", f"no such collection: {entity}")
         return None
 
-    # --- the API --------------------------------------------------------------------------
-
     async def _ping(self, request: Request) -> Response:
-        return self._guard(request) or JSONResponse({"ok": True})
+        return self._refused(request) or JSONResponse({"ok": True})
 
     async def _list(self, request: Request) -> Response:
-        if denied := self._guard(request):
-            return denied
+        if refused := self._refused(request):
+            return refused
         entity = request.path_params["entity"]
-        since = request.query_params.get("updated_since")
-        limit = int(request.query_params.get("limit", "100"))
-        offset = int(request.query_params.get("cursor", "0"))
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+            limit = min(int(request.query_params.get("limit", "100")), PAGE_LIMIT)
+            since = request.query_params.get("updated_since")
+            after = _instant(since) if since else None
+        except ValueError:
+            return _error(400, "bad_request", "offset and limit are numbers, updated_since a time")
         with self.lock:
-            rows = sorted((r for r in self.tables[entity].values()
-                           if not since or r["updated_at"] >= since),
-                          key=lambda r: (r["updated_at"], r["id"]))
-        more = offset + limit < len(rows)
-        return JSONResponse({"items": rows[offset : offset + limit],
-                             "next": str(offset + limit) if more else None})
+            rows = sorted(
+                (
+                    dict(r)
+                    for r in self.tables[entity].values()
+                    if after is None or _instant(r["updated_at"]) >= after
+                ),
+                key=lambda r: (_instant(r["updated_at"]), r["id"]),
+            )
+        return JSONResponse({"items": rows[offset : offset + limit], "total": len(rows)})
 
     async def _search(self, request: Request) -> Response:
-        if denied := self._guard(request):
-            return denied
+        if refused := self._refused(request):
+            return refused
         entity = request.path_params["entity"]
-        field, raw = next(iter(request.query_params.items()), ("", ""))
-        fold = (lambda v: str(v).lower()) if field == "email" else str
-        wanted = {fold(v) for v in raw.split(",")}
+        wanted = {field: request.query_params.getlist(field) for field in request.query_params}
+        if not wanted:
+            return _error(400, "bad_request", "name a field to search by")
+
+        def fold(field: str, value: Any) -> str:
+            return str(value).lower() if field == "email" else str(value)
+
+        def matches(row: dict[str, Any]) -> bool:
+            return all(
+                row.get(field) is not None
+                and fold(field, row[field]) in {fold(field, v) for v in values}
+                for field, values in wanted.items()
+            )
+
         with self.lock:
-            items = [dict(r) for r in self.tables[entity].values()
-                     if r.get(field) is not None and fold(r[field]) in wanted]
+            items = [dict(r) for r in self.tables[entity].values() if matches(r)]
         return JSONResponse({"items": items})
 
     async def _create(self, request: Request) -> Response:
-        if denied := self._guard(request):
-            return denied
+        if refused := self._refused(request):
+            return refused
         entity = request.path_params["entity"]
         body = await request.json()
         if entity == "products" and not body.get("sku"):
-            return JSONResponse({"error": "sku is required"}, status_code=422)
+            return _error(422, "invalid", "sku is required")
         key = request.headers.get("idempotency-key")
         with self.lock:
             if key and (entity, key) in self.idempotency:
                 return JSONResponse({"id": self.idempotency[(entity, key)]})
+            order_id = str(body.get("order_id"))
+            if entity in ("shipments", "refunds") and order_id not in self.tables["orders"]:
+                return _error(404, "not_found", f"order {order_id} not found")
             record_id = next(self._ids)
             self.tables[entity][record_id] = {**body, "id": record_id, "updated_at": _now()}
             if key:
@@ -171,19 +251,19 @@ class SystemSandbox(Sandbox):
         return JSONResponse({"id": record_id}, status_code=201)
 
     async def _update(self, request: Request) -> Response:
-        if denied := self._guard(request):
-            return denied
+        if refused := self._refused(request):
+            return refused
         entity, record_id = request.path_params["entity"], request.path_params["id"]
         body = await request.json()
         with self.lock:
             if record_id not in self.tables[entity]:
-                return JSONResponse({"error": f"{entity} {record_id} not found"}, status_code=404)
+                return _error(404, "not_found", f"{entity} {record_id} not found")
             self.tables[entity][record_id].update(body, updated_at=_now())
         return JSONResponse({"id": record_id})
 
     async def _stock(self, request: Request) -> Response:
-        if denied := self._guard(request):
-            return denied
+        if refused := self._refused(request):
+            return refused
         levels = (await request.json()).get("levels", [])
         with self.lock:
             by_sku = {r["sku"]: r for r in self.tables["stock"].values()}
