@@ -178,6 +178,15 @@ class ApiKeyQuery(httpx.Auth):
         yield request
 
 
+class Basic(httpx.BasicAuth):
+    """HTTP Basic with `user` and `password`, both masked in every output."""
+
+    def __init__(self, user: str, password: str) -> None:
+        super().__init__(user, password)
+        for value in (user, password):
+            redactor.add(value)
+
+
 class BasicWithBodyKey(httpx.Auth):
     """HTTP Basic with `user` and `password`, and ``field: key`` merged into the JSON object
     body of every POST, PUT and PATCH (a request without a body gets ``{field: key}``).

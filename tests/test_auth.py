@@ -31,6 +31,7 @@ import host.store
 from host.auth import (
     ApiKeyHeader,
     ApiKeyQuery,
+    Basic,
     BasicWithBodyKey,
     Bearer,
     OAuth2ClientCredentials,
@@ -188,6 +189,19 @@ def test_api_key_query(echo: EchoSandbox, debug_log: pytest.LogCaptureFixture) -
             http.get("/refuse", params={"page": 2})
     assert hidden(str(refused.value), KEY) and hidden(log_text(debug_log), KEY)
     assert "page=2" in log_text(debug_log)
+
+
+def test_basic_sends_the_user_and_password_and_hides_them(
+    echo: EchoSandbox, debug_log: pytest.LogCaptureFixture
+) -> None:
+    user = "merchant-api-user-7"
+    expected = "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+    with client(echo, Basic(user, PASSWORD)) as http:
+        assert http.get("/echo").json()["headers"]["authorization"] == expected
+        with pytest.raises(AuthError) as refused:
+            http.get("/refuse")  # the remote repeats the header in its error
+    assert hidden(str(refused.value), PASSWORD, f"{user}:{PASSWORD}")
+    assert hidden(log_text(debug_log), PASSWORD)
 
 
 def test_basic_with_the_key_in_every_json_body(

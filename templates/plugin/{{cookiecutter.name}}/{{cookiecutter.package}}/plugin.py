@@ -24,9 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 {% endif %}
-{%- if auth == "basic" %}
-import httpx
-{%- endif %}
 from pydantic import BaseModel, Field{% if auth != "none" %}, SecretStr{% endif %}
 
 from host import hookimpl
@@ -34,6 +31,8 @@ from host import hookimpl
 from host.auth import ApiKeyHeader
 {%- elif auth == "bearer" %}
 from host.auth import Bearer
+{%- elif auth == "basic" %}
+from host.auth import Basic
 {%- elif auth == "oauth2_client_credentials" %}
 from host.auth import OAuth2ClientCredentials
 {%- elif auth == "oauth2_authorization_code" %}
@@ -154,7 +153,7 @@ class {{ P }}Plugin:
 {%- elif auth == "bearer" %}
         auth = Bearer(settings.token.get_secret_value())
 {%- elif auth == "basic" %}
-        auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        auth = Basic(settings.username, settings.password.get_secret_value())
 {%- else %}
         auth = None  # the system takes no credentials
 {%- endif %}
