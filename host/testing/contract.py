@@ -52,15 +52,65 @@ def _secret_fields(settings_model: Any) -> list[str]:
     ]
 
 
-def _per_write(*entities: Entity) -> Callable[[_Test], _Test]:
-    """Run the test once per entity, and for orders once per declared order type
-    (parameters `entity` and `order_type`; see ContractTests.pytest_generate_tests)."""
+_Cases = Callable[[Any], tuple[str, list[Any]]]
+
+
+def _kit_cases(cases: _Cases) -> Callable[[_Test], _Test]:
+    """Parametrize a kit test with what `cases(plugin_class)` answers: the argument names
+    and pytest.params. A case the plugin does not declare is marked skip, with the reason,
+    so its sandbox is never started (see ContractTests.pytest_generate_tests)."""
 
     def mark(test: _Test) -> _Test:
-        test.kit_writes = entities  # type: ignore[attr-defined]
+        test.kit_cases = cases  # type: ignore[attr-defined]
         return test
 
     return mark
+
+
+def _skip(reason: str | None) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.skip(reason=reason)] if reason else []
+
+
+def _reads(plugin: Any) -> tuple[str, list[Any]]:
+    reads = plugin.capabilities.reads
+    return "entity", [
+        pytest.param(e, id=e, marks=_skip(None if e in reads else f"does not read {e}"))
+        for e in ENTITIES
+    ]
+
+
+def _writes(*entities: Entity) -> _Cases:
+    """Once per entity, and for orders once per declared order type (ids such as
+    ``orders-invoice``); parameters `entity` and `order_type`."""
+
+    def cases(plugin: Any) -> tuple[str, list[Any]]:
+        caps = plugin.capabilities
+        params = []
+        for entity in entities:
+            types: list[OrderType | None] = [t for t in ORDER_TYPES if t in caps.order_types]
+            if entity != "orders" or not types:
+                types = [None]
+            skip = None if entity in caps.writes else f"does not write {entity}"
+            for order_type in types:
+                ident = f"{entity}-{order_type}" if order_type else entity
+                params.append(pytest.param(entity, order_type, id=ident, marks=_skip(skip)))
+        return "entity,order_type", params
+
+    return cases
+
+
+def _debtor_fields(plugin: Any) -> tuple[str, list[Any]]:
+    keeps = "find_debtor" in implemented_hooks(plugin)
+    declared = plugin.capabilities.debtor_match
+    params = []
+    for field in DEBTOR_FIELDS:
+        skip = None
+        if not keeps:
+            skip = "keeps no debtors (no find_debtor)"
+        elif field not in declared:
+            skip = f"does not declare debtor_match {field}"
+        params.append(pytest.param(field, id=field, marks=_skip(skip)))
+    return "field", params
 
 
 class ContractTests:
@@ -146,20 +196,10 @@ class ContractTests:
     # --- fixtures -------------------------------------------------------------------------
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Parametrize the write tests: once per entity, orders once per order type the
-        plugin declares (ids such as ``orders-invoice``)."""
-        entities = getattr(metafunc.function, "kit_writes", None)
-        if entities is None:
-            return
-        offered = self.plugin_class.capabilities.order_types
-        cases: list[tuple[Entity, OrderType | None]] = []
-        for entity in entities:
-            types: list[OrderType | None] = [t for t in ORDER_TYPES if t in offered]
-            if entity != "orders" or not types:
-                types = [None]
-            cases += [(entity, order_type) for order_type in types]
-        ids = [f"{entity}-{order_type}" if order_type else entity for entity, order_type in cases]
-        metafunc.parametrize(("entity", "order_type"), cases, ids=ids)
+        """Parametrize the kit's tests by what the plugin declares (see _kit_cases)."""
+        cases = getattr(metafunc.function, "kit_cases", None)
+        if cases is not None:
+            metafunc.parametrize(*cases(self.plugin_class))
 
     @pytest.fixture
     def sandbox(self) -> Iterator[Sandbox]:
@@ -184,9 +224,8 @@ class ContractTests:
         offered = connection.capabilities.order_types
         return "sales_order" if "sales_order" in offered else sorted(offered)[0]
 
-    def _skip_unless_written(self, entity: str, order_type: OrderType | None = None) -> None:
-        if entity not in self.plugin_class.capabilities.writes:
-            pytest.skip(f"does not write {entity}")
+    @staticmethod
+    def _need_order_type(entity: str, order_type: OrderType | None) -> None:
         if entity == "orders" and order_type is None:
             pytest.fail("declares writes orders but no order_types")
 
@@ -211,10 +250,8 @@ class ContractTests:
         with self._connect(settings) as conn, pytest.raises(AuthError):
             conn.hook.check_connection()
 
-    @pytest.mark.parametrize("entity", ENTITIES)
+    @_kit_cases(_reads)
     def test_fetch_streams(self, entity: str, sandbox: Sandbox, connection: Connection) -> None:
-        if entity not in self.plugin_class.capabilities.reads:
-            pytest.skip(f"does not read {entity}")
         self.prepare(sandbox, connection)
         kwargs: dict[str, Any] = {"since": None}
         if entity == "orders":
@@ -231,7 +268,7 @@ class ContractTests:
         if entity in self.expect_records:
             assert records, f"fetch_{entity} yielded nothing"
 
-    @_per_write(*ENTITIES)
+    @_kit_cases(_writes(*ENTITIES))
     def test_write_round_trips(
         self,
         entity: str,
@@ -239,7 +276,7 @@ class ContractTests:
         sandbox: Sandbox,
         connection: Connection,
     ) -> None:
-        self._skip_unless_written(entity, order_type)
+        self._need_order_type(entity, order_type)
         self.prepare(sandbox, connection)
         sample: Any = self.samples()[entity]
         hook = connection.hook
@@ -279,7 +316,7 @@ class ContractTests:
             target_id = _create_for_order(connection, entity, sample, order_id)
             assert target_id and self.exists(sandbox, connection, entity, target_id)
 
-    @_per_write("orders", "shipments", "refunds")
+    @_kit_cases(_writes("orders", "shipments", "refunds"))
     def test_create_twice_creates_one(
         self,
         entity: str,
@@ -287,7 +324,7 @@ class ContractTests:
         sandbox: Sandbox,
         connection: Connection,
     ) -> None:
-        self._skip_unless_written(entity, order_type)
+        self._need_order_type(entity, order_type)
         self.prepare(sandbox, connection)
         sample: Any = self.samples()[entity]
         if entity == "orders":
@@ -307,12 +344,11 @@ class ContractTests:
         assert first, f"creating the {what} returned no target id"
         assert second == first, f"a second {what} was created: {first} and {second}"
 
-    @pytest.mark.parametrize("entity", ["shipments", "refunds"])
+    @_kit_cases(_writes("shipments", "refunds"))
     def test_order_found_by_number_without_order_id(
-        self, entity: str, sandbox: Sandbox, connection: Connection
+        self, entity: str, order_type: None, sandbox: Sandbox, connection: Connection
     ) -> None:
         """order_id None: the connector looks the order up by the record's order_number."""
-        self._skip_unless_written(entity)
         self.prepare(sandbox, connection)
         sample: Any = self.samples()[entity]
         self.existing_order_id(sandbox, connection)
@@ -321,15 +357,11 @@ class ContractTests:
         second = _create_for_order(connection, entity, sample, None)
         assert second == first, f"a second {entity[:-1]} was created: {first} and {second}"
 
-    @pytest.mark.parametrize("field", DEBTOR_FIELDS)
+    @_kit_cases(_debtor_fields)
     def test_debtor_found_by_each_declared_field(
         self, field: DebtorField, sandbox: Sandbox, connection: Connection
     ) -> None:
         """Every field of capabilities.debtor_match finds the debtor upsert_debtor wrote."""
-        if not connection.implements("find_debtor"):
-            pytest.skip("keeps no debtors (no find_debtor)")
-        if field not in self.plugin_class.capabilities.debtor_match:
-            pytest.skip(f"does not declare debtor_match {field}")
         self.prepare(sandbox, connection)
         customer = _findable(self.samples()["customers"])
         hook = connection.hook
