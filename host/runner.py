@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -27,18 +26,18 @@ from pydantic import ValidationError
 from tenacity import Retrying, retry_if_exception, stop_never
 
 from host.config import Config
+from host.dryrun import DryRun
 from host.errors import (
     FATAL,
     IntegrationError,
     RecordInvalid,
-    RemoteRejected,
     RemoteUnavailable,
     TransientError,
 )
 from host.flows import Flow, FlowContext, Unit
-from host.hookspecs import hookimpl
 from host.models import validation_problems
 from host.plugins import Connection, Registry
+from host.report import Report
 from host.retry import Breaker, RetryBudget, spending
 from host.secrets import redact, scrub
 from host.store import BindingItem, Store
@@ -46,8 +45,6 @@ from host.store import BindingItem, Store
 log = logging.getLogger(__name__)
 
 CHUNK = 500
-MAX_ACTIONS = 10_000
-COUNT_KEYS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 
 
 class SourceFailed(IntegrationError):
@@ -56,109 +53,6 @@ class SourceFailed(IntegrationError):
 
 class Stopped(IntegrationError):
     """The run was asked to stop (SIGTERM, a daemon shutting down)."""
-
-
-@dataclass
-class Report:
-    """What a run did; `as_dict` is the `ihost run --json` shape (DESIGN §6)."""
-
-    flow: str
-    kind: str
-    dry_run: bool
-    run_id: int | None = None
-    status: str = "running"
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    actions_omitted: int = 0
-    error: str | None = None
-    exit_code: int = 0
-    cursor: str | None = None
-    rate_limit_wait: float = 0.0  # seconds the connectors waited on remote rate limits
-
-    def add(
-        self,
-        key: str,
-        action: str,
-        target_id: str | None = None,
-        reason: str | None = None,
-        changes: dict[str, list[Any]] | None = None,
-    ) -> None:
-        self.counts[action] += 1
-        if len(self.actions) >= MAX_ACTIONS:
-            self.actions_omitted += 1
-            return
-        entry: dict[str, Any] = {
-            "key": key,
-            "action": action,
-            "target_id": target_id,
-            "reason": reason,
-        }
-        if changes is not None:
-            entry["changes"] = changes
-        self.actions.append(entry)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "flow": self.flow,
-            "kind": self.kind,
-            "dry_run": self.dry_run,
-            "run_id": self.run_id,
-            "status": self.status,
-            "counts": self.counts,
-            "actions": self.actions,
-            "actions_omitted": self.actions_omitted,
-            "error": self.error,
-            "cursor": self.cursor,
-            "rate_limit_wait": round(self.rate_limit_wait, 3),
-        }
-
-
-class DryRun:
-    """Host middleware for --dry-run: answers every write hook first, writing nothing.
-
-    What it would have created, later records of the run find (a second order of a new
-    customer uses the debtor the first one would have made, as in the real run), and a
-    stock level for a SKU the target does not have fails as the real push would."""
-
-    def __init__(self, target: Connection) -> None:
-        self.target = target
-        self._debtors: dict[str, str] = {}
-
-    @hookimpl(tryfirst=True)
-    def create_order(self, order: Any) -> str:
-        return "(new order)"
-
-    @hookimpl(tryfirst=True)
-    def find_debtor(self, customer: Any) -> str | None:
-        return self._debtors.get(customer.key)  # None: the connector answers
-
-    @hookimpl(tryfirst=True)
-    def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
-        return existing_id or self._debtors.setdefault(customer.key, "(new debtor)")
-
-    @hookimpl(tryfirst=True)
-    def upsert_product(self, existing_id: str | None) -> str:
-        return existing_id or "(new product)"
-
-    @hookimpl(tryfirst=True)
-    def push_stock(self, levels: list[Any]) -> bool:
-        if self.target.implements("find_products"):
-            skus = list(dict.fromkeys(level.sku for level in levels))
-            known = self.target.hook.find_products(skus=skus) or {}
-            missing = [sku for sku in skus if sku not in known]
-            if missing:
-                raise RemoteRejected(
-                    f"{self.target.name} has no product with SKU {', '.join(missing)}"
-                )
-        return True  # an answer other than None keeps the connector from being called
-
-    @hookimpl(tryfirst=True)
-    def create_shipment(self, shipment: Any) -> str:
-        return "(new shipment)"
-
-    @hookimpl(tryfirst=True)
-    def create_refund(self, refund: Any) -> str:
-        return "(new refund)"
 
 
 def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list[Any]]:
@@ -245,8 +139,8 @@ class Runner:
         self._batch_size = getattr(self.flow, "batch_size", CHUNK)
         self._open_letters = {d.record_key for d in self.store.list_dead_letters(flow=cfg.name)}
         cursor = self.store.get_cursor(cfg.name)
-        replay = self.full or records is not None or not cursor
-        since = None if replay else datetime.fromisoformat(cursor)
+        replay = self.full or records is not None
+        since = datetime.fromisoformat(cursor) if cursor and not replay else None
         reads = self._budget()  # the source's; each write spends from a budget of its own
         try:
             stream = records if records is not None else self.flow.read(since)
