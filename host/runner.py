@@ -1,15 +1,16 @@
 """Runs one flow: read -> select -> map -> adapt -> diff -> write -> record (DESIGN §4).
 
 Records stream from the source in chunks; for each chunk the bindings are looked up at
-once. A unit whose content hash equals its binding's is unchanged and not written. A
-non-idempotent write (order, debtor, shipment, refund) is bound and committed before
-the next record; products and stock levels per chunk. No store transaction is open
-while a remote is called: bindings, events and dead letters wait in memory for the
-next commit, which is short. A failing record is dead-lettered and the others go on;
-transient errors are retried within the record's budget (host.retry). AuthError and
-RemoteUnavailable stop the run with the cursor untouched. The cursor advances, at the
-end of a run that read everything, past the newest record read. One run of a flow at
-a time, across processes (Store.lock_flow).
+once. A unit whose content hash equals its binding's is unchanged and not written; the
+others go to the flow's write strategy (host.flows.writes), which says when each is
+written and committed: a non-idempotent write (order, debtor, shipment, refund) is bound
+and committed before the next record; products and stock levels per chunk. No store
+transaction is open while a remote is called: bindings, events and dead letters wait in
+memory for the next commit, which is short. A failing record is dead-lettered and the
+others go on; transient errors are retried within the record's budget (host.retry).
+AuthError and RemoteUnavailable stop the run with the cursor untouched. The cursor
+advances, at the end of a run that read everything, past the newest record read. One run
+of a flow at a time, across processes (Store.lock_flow).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from host.errors import (
     RemoteUnavailable,
     TransientError,
 )
-from host.flows import Flow, FlowContext, Unit
+from host.flows import Action, Flow, FlowContext, Unit
+from host.flows.writes import WriteStrategy
 from host.models import validation_problems
 from host.plugins import Connection, Registry
 from host.report import Report
@@ -66,7 +68,10 @@ def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list[Any]]:
 
 
 class Runner:
-    """Runs one configured flow once."""
+    """Runs one configured flow once.
+
+    The runner is the `Writer` (host.flows.writes) its flow's write strategy writes
+    through: `write`, `write_batch`, `judge`, `commit` and `check_stop` are for strategies."""
 
     def __init__(
         self,
@@ -92,8 +97,8 @@ class Runner:
         self._events: list[dict[str, Any]] = []
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
-        self._pending: list[Unit] = []
         self._unbound: list[BindingItem] = []  # bindings for the next commit
+        self._validate: Callable[..., Any] | None = None
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
         self._open_letters: set[str] = set()
@@ -104,7 +109,8 @@ class Runner:
         """Ask the run to stop after the record (or chunk) it is writing; safe from any thread."""
         self._stop.set()
 
-    def _check_stop(self) -> None:
+    def check_stop(self) -> None:
+        """Raise Stopped when the run was asked to stop."""
         if self._stop.is_set():
             raise Stopped("stopped on request; the cursor stays where it was")
 
@@ -136,7 +142,8 @@ class Runner:
             target.register(DryRun(target), "dry-run")
         report.run_id = self.store.start_run(cfg.name, cfg.kind, self.dry_run)
         self.flow = self._build_flow(source, target)
-        self._batch_size = getattr(self.flow, "batch_size", CHUNK)
+        self.writes: WriteStrategy = self.flow.writes()
+        self._validate = self._validator()
         self._open_letters = {d.record_key for d in self.store.list_dead_letters(flow=cfg.name)}
         cursor = self.store.get_cursor(cfg.name)
         replay = self.full or records is not None
@@ -146,11 +153,11 @@ class Runner:
             stream = records if records is not None else self.flow.read(since)
             with spending(reads):
                 for chunk in _chunks(self._guarded(stream, source, reads), CHUNK):
-                    self._check_stop()
+                    self.check_stop()
                     self._process(chunk)
-                    self._commit()
-            self._flush_batch()
-            self._commit()
+                    self.commit()
+            self.writes.finish(self)
+            self.commit()
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -169,7 +176,7 @@ class Runner:
             report.error = str(exc)
         finally:
             self.current = None
-            self._commit()
+            self.commit()
             self.store.finish_run(report.run_id, report.status, report.counts, report.error)
             report.rate_limit_wait = _waited(source.plugin) + _waited(target.plugin)
             source.close()
@@ -276,10 +283,10 @@ class Runner:
                 raise
             except Exception as exc:  # each record looks itself up when it is written
                 log.info("%s: batched look-up failed (%s)", self.flow_config.name, _summary(exc))
-        failed, pending, batch_size = self._failed_sources, self._pending, self._batch_size
-        create_once, batched, add = flow.create_once, flow.batched, report.add
-        commit_each = flow.commit_each
-        validate = self._validator()
+        failed, add, validate = self._failed_sources, report.add, self._validate
+        writes = self.writes
+        put = writes.put
+        changed = writes.changed if type(writes).changed is not WriteStrategy.changed else None
         for unit in units:
             if unit.source_key in failed:
                 continue
@@ -288,23 +295,12 @@ class Runner:
                 if binding.content_hash == unit.content_hash:
                     add(unit.key, "unchanged", binding.target_id)
                     continue
-                if create_once:  # created once: a change is the flow's to judge, not to write
-                    self._bound_changed(unit)
+                if changed is not None and changed(self, unit):  # created once: judged
                     continue
             if validate is not None and not self._valid(unit, validate):
                 continue
-            if batched:
-                pending.append(unit)
-                if len(pending) >= batch_size:
-                    self._flush_batch()
-                    pending = self._pending
-            else:
-                if commit_each:  # each write is committed: stopping between is clean
-                    self._check_stop()
-                self._write(unit)
-                if commit_each:
-                    self._commit()
-        waiting = {u.source_key for u in self._pending}
+            put(self, unit)
+        waiting = writes.waiting()
         self._resolve_letters(k for k in sources if k not in waiting)
 
     def _validator(self) -> Callable[..., Any] | None:
@@ -327,7 +323,9 @@ class Runner:
             return False
         return True
 
-    def _bound_changed(self, unit: Unit) -> None:
+    # --- the writer a strategy writes through (host.flows.writes) -------------------------
+
+    def judge(self, unit: Unit) -> None:
         """A record created once whose content changed since: the flow says what it makes
         of that (reported, or unchanged); nothing is written."""
         try:
@@ -340,7 +338,9 @@ class Runner:
         level = "warning" if outcome.action == "skipped" else None
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, level=level)
 
-    def _write(self, unit: Unit) -> None:
+    def write(self, unit: Unit) -> None:
+        """Write one unit with Flow.write and record the outcome; a failure dead-letters
+        its record. The binding waits for the next commit."""
         self.current = unit.key
         try:
             outcome = self._attempt(lambda: self.flow.write(unit), unit)
@@ -362,7 +362,7 @@ class Runner:
         changes = self._changes_of(outcome.action, unit)
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
 
-    def _commit(self) -> None:
+    def commit(self) -> None:
         """Write what the run has done since the last commit, in one short transaction:
         bindings, resolved and new dead letters, events."""
         if not (self._unbound or self._letters or self._resolved or self._events):
@@ -381,8 +381,9 @@ class Runner:
             store.add_events(rows)
         self._unbound, self._letters, self._resolved, self._events = [], [], [], []
 
-    def _flush_batch(self) -> None:
-        units, self._pending = self._pending, []
+    def write_batch(self, units: list[Unit], action: Action) -> None:
+        """Write units with Flow.write_batch, all or nothing, each counted as `action`; a
+        batch that fails is written again one unit at a time."""
         if not units:
             return
         self.current = units[0].key
@@ -396,15 +397,13 @@ class Runner:
                 return
             log.info("batch of %d failed (%s); writing one by one", len(units), _summary(exc))
             for unit in units:
-                self._pending = [unit]
-                self._flush_batch()
+                self.write_batch([unit], action)
             return
         if not self.dry_run:
             self._unbound += [
                 (u.key, target_id, u.content_hash, u.stored_snapshot)
                 for u, target_id in zip(units, target_ids, strict=True)
             ]
-        action = self.flow.batch_action
         add = self.report.add
         for unit, target_id in zip(units, target_ids, strict=True):
             add(unit.key, action, target_id, None, self._changes_of(action, unit))

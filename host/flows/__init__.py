@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from host.flows.writes import CommitEach, WriteStrategy
 from host.models import Record
 from host.plugins import Connection
 from host.store import Binding, Store
@@ -149,18 +150,15 @@ class Flow:
 
     kind: ClassVar[str]
     Settings: ClassVar[type[FlowSettings]] = FlowSettings
-    #: bound records are never written again (orders, shipments, refunds): they are created once
-    create_once: ClassVar[bool] = False
-    #: write_batch instead of write (stock), counted as `batch_action`
-    batched: ClassVar[bool] = False
-    batch_action: ClassVar[str] = "updated"
-    #: bind and commit each write before the next (DESIGN §7); False commits per chunk,
-    #: for flows whose existence check finds what a crash left unbound (products, stock)
-    commit_each: ClassVar[bool] = True
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
+
+    def writes(self) -> WriteStrategy:
+        """How the runner writes this flow's units (host.flows.writes); asked once a run.
+        By default each unit is written, bound and committed before the next."""
+        return CommitEach()
 
     def read(self, since: datetime | None) -> Iterable[Record]:
         """Stream the source's records changed since `since`."""
@@ -196,12 +194,13 @@ class Flow:
 
     def changed(self, unit: Unit) -> Outcome:
         """What becomes of a bound record whose content changed, in a flow that creates
-        once (`create_once`): by default nothing ("unchanged")."""
+        once (`CreateOnce`): by default nothing ("unchanged")."""
         target_id = unit.binding.target_id if unit.binding is not None else None
         return Outcome("unchanged", target_id)
 
     def write_batch(self, units: list[Unit]) -> list[str]:
-        """Write a batch (all or nothing); returns the target id of each unit."""
+        """Write a batch (all or nothing) for the `Batches` strategy; returns the target id
+        of each unit."""
         raise NotImplementedError
 
 

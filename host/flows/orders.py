@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from host.errors import RecordInvalid
 from host.flows import Flow, FlowSettings, Outcome, Unit, changed_fields, field_hashes
 from host.flows.customers import check_match_field, resolve_debtor
+from host.flows.writes import CreateOnce, WriteStrategy
 from host.models import OrderStatus, OrderType
 from host.store import Binding
 
@@ -38,7 +39,8 @@ class OrdersSettings(FlowSettings):
         return check_match_field(value)
 
     statuses: list[OrderStatus] = Field(
-        default_factory=lambda: ["paid"], description="statuses of the orders to send"
+        default_factory=lambda: list[OrderStatus](["paid"]),
+        description="statuses of the orders to send",
     )
     order_type: OrderType = Field("sales_order", description="what the order becomes in the target")
     match_debtor_on: str = Field("email", description="customer field that finds the debtor")
@@ -74,7 +76,9 @@ class OrdersSettings(FlowSettings):
 class OrdersFlow(Flow):
     kind = "orders"
     Settings = OrdersSettings
-    create_once = True
+
+    def writes(self) -> WriteStrategy:
+        return CreateOnce()
 
     def read(self, since: Any) -> Any:
         """The orders of the selected statuses, and cancelled ones (to report those that
