@@ -12,26 +12,21 @@ from host.plugins import Connection
 class DryRun:
     """Registered first on a dry run's target: answers every write hook, writing nothing.
 
-    Reads go to the connector as in a real run. What it would have created, later
-    records of the run find (a second order of a new customer uses the debtor the first
-    one would have made, as in the real run), and a stock level for a SKU the target
-    does not have fails as the real push would."""
+    Reads go to the connector as in a real run. What the run would have created, later
+    records of it find through the runner (a second order of a new customer uses the
+    debtor the first one would have made, as in the real run), and a stock level for a
+    SKU the target does not have fails as the real push would."""
 
     def __init__(self, target: Connection) -> None:
         self.target = target
-        self._debtors: dict[str, str] = {}
 
     @hookimpl(tryfirst=True)
     def create_order(self, order: Any) -> str:
         return "(new order)"
 
     @hookimpl(tryfirst=True)
-    def find_debtor(self, customer: Any) -> str | None:
-        return self._debtors.get(customer.key)  # None: the connector answers
-
-    @hookimpl(tryfirst=True)
     def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
-        return existing_id or self._debtors.setdefault(customer.key, "(new debtor)")
+        return existing_id or "(new debtor)"
 
     @hookimpl(tryfirst=True)
     def upsert_product(self, existing_id: str | None) -> str:

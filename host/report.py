@@ -16,7 +16,8 @@ class Report:
     """What a run did; `as_dict` is the `ihost run --json` shape (DESIGN §6).
 
     Each action is `{"key", "action", "target_id", "reason"}`; a dry run adds `changes`
-    (old -> new of each field an update would change) to an update."""
+    (old -> new of each field an update would change) and `steps` (what the writes a record
+    needs first would do, such as an order's debtor) where there are any."""
 
     flow: str
     kind: str
@@ -38,6 +39,7 @@ class Report:
         target_id: str | None = None,
         reason: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        steps: list[dict[str, Any]] | None = None,
     ) -> None:
         """Count one record's action and list it (up to MAX_ACTIONS)."""
         self.counts[action] += 1
@@ -52,6 +54,8 @@ class Report:
         }
         if changes is not None:
             entry["changes"] = changes
+        if steps:
+            entry["steps"] = steps
         self.actions.append(entry)
 
     def as_dict(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from host.errors import (
     RemoteUnavailable,
     TransientError,
 )
-from host.flows import Action, Flow, FlowContext, Unit
+from host.flows import Action, Flow, FlowContext, Outcome, Step, Unit, content_hash
 from host.flows.writes import WriteStrategy
 from host.models import validation_problems
 from host.plugins import Connection, Registry
@@ -97,7 +97,12 @@ class Runner:
         self._events: list[dict[str, Any]] = []
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
-        self._unbound: list[BindingItem] = []  # bindings for the next commit
+        self._unbound: list[BindingItem] = []  # the flow's bindings for the next commit
+        self._step_unbound: dict[str, list[BindingItem]] = {}  # steps' ones, by entity
+        #: (entity, key) -> (target id, content hash) of each step record written this run
+        self._step_bound: dict[tuple[str, str], tuple[str, str]] = {}
+        self._step: tuple[Step, str] | None = None  # the step being written, and its key
+        self._steps: dict[tuple[str, str], dict[str, Any]] = {}  # the unit's, for a dry run
         self._validate: Callable[..., Any] | None = None
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
@@ -194,6 +199,7 @@ class Runner:
             settings=cfg.flow_settings,
             dry_run=self.dry_run,
             event=self._event,
+            write_step=self._write_step,
         )
         return cfg.flow_class(ctx)
 
@@ -339,15 +345,17 @@ class Runner:
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, level=level)
 
     def write(self, unit: Unit) -> None:
-        """Write one unit with Flow.write and record the outcome; a failure dead-letters
-        its record. The binding waits for the next commit."""
+        """Write one unit with Flow.write (its steps first, as the flow calls them) and
+        record the outcome; a failure dead-letters its record. The binding waits for the
+        next commit."""
         self.current = unit.key
+        self._steps = {}
         try:
             outcome = self._attempt(lambda: self.flow.write(unit), unit)
         except FATAL:
             raise
         except Exception as exc:
-            self._fail(unit.source_key, unit, exc)
+            self._fail(unit.source_key, unit, exc, within=self._step)
             return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
             self._unbound.append(
@@ -360,12 +368,72 @@ class Runner:
                 )
             )
         changes = self._changes_of(outcome.action, unit)
-        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
+        steps = list(self._steps.values()) if self._steps else None
+        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes, steps)
+
+    def _write_step(self, step: Step, record: Any) -> str:
+        """FlowContext.write_step: the record a unit needs first, written as every unit is
+        (host.flows.Step); returns its target id."""
+        key = record.key
+        self._step = (step, key)
+        text = step.snapshot(record)
+        digest = content_hash(text)
+        known = self._step_binding(step, key)
+        if known is not None and known[1] == digest:
+            outcome = Outcome("unchanged", known[0])
+        else:
+            if self._validate is not None:
+                self._validate(entity=step.entity, record=record, order_type=None)
+            outcome = step.write(self.flow.ctx, record, known[0] if known else None)
+            noun = f"{_noun(step.entity)} {key}"
+            target_id = outcome.target_id
+            if not target_id:
+                target = self.flow.ctx.target.name
+                raise RecordInvalid(f"{target} returned no {step.name} id for {noun}")
+            if outcome.action in ("created", "updated"):
+                self._step_bound[(step.entity, key)] = (target_id, digest)
+                if not self.dry_run:
+                    stored = None if digest == text else text
+                    item = (key, target_id, digest, stored)
+                    self._step_unbound.setdefault(step.entity, []).append(item)
+            note = f": {outcome.reason}" if outcome.reason else ""
+            message = f"{step.name} {target_id} {outcome.action} for {noun}{note}"
+            self._event(self.current, message, level="info")
+        self._step = None
+        if self.dry_run:
+            self._note_step(step, key, outcome)
+        return str(outcome.target_id)
+
+    def _step_binding(self, step: Step, key: str) -> tuple[str, str] | None:
+        """(target id, content hash) of a step's record: as this run wrote it (a dry run
+        too), else as bound in the store."""
+        known = self._step_bound.get((step.entity, key))
+        if known is None:
+            ctx = self.flow.ctx
+            found = self.store.get_binding(ctx.source.name, ctx.target.name, step.entity, key)
+            if found is not None and found.content_hash is not None:
+                known = (found.target_id, found.content_hash)
+        return known
+
+    def _note_step(self, step: Step, key: str, outcome: Outcome) -> None:
+        """Keep what a step did for the unit's line in a dry run's report (a retry's
+        "unchanged" does not hide what the try before did)."""
+        mark = (step.name, key)
+        if outcome.action != "unchanged" or mark not in self._steps:
+            self._steps[mark] = {
+                "step": step.name,
+                "key": key,
+                "action": outcome.action,
+                "target_id": outcome.target_id,
+                "reason": outcome.reason,
+            }
 
     def commit(self) -> None:
         """Write what the run has done since the last commit, in one short transaction:
         bindings, resolved and new dead letters, events."""
-        if not (self._unbound or self._letters or self._resolved or self._events):
+        if not (
+            self._unbound or self._step_unbound or self._letters or self._resolved or self._events
+        ):
             return
         ctx, store = self.flow.ctx, self.store
         rows = [
@@ -374,12 +442,15 @@ class Runner:
         with store.transaction():
             if self._unbound:
                 store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, self._unbound)
+            for entity, items in self._step_unbound.items():
+                store.put_bindings(ctx.source.name, ctx.target.name, entity, items)
             for key in self._resolved:
                 store.resolve_dead_letters(flow=self.flow_config.name, record_key=key)
             for letter in self._letters:
                 store.add_dead_letter(**letter)
             store.add_events(rows)
         self._unbound, self._letters, self._resolved, self._events = [], [], [], []
+        self._step_unbound = {}
 
     def write_batch(self, units: list[Unit], action: Action) -> None:
         """Write units with Flow.write_batch, all or nothing, each counted as `action`; a
@@ -431,6 +502,7 @@ class Runner:
             attempts += 1
             if unit is not None:
                 unit.attempt = attempts
+            self._step = None  # a step that failed on an earlier try is not this try's
             return work()
 
         try:
@@ -471,9 +543,10 @@ class Runner:
         target_id: str | None = None,
         reason: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        steps: list[dict[str, Any]] | None = None,
         level: str | None = None,
     ) -> None:
-        self.report.add(key, action, target_id, reason, changes)
+        self.report.add(key, action, target_id, reason, changes, steps)
         if action != "unchanged":
             message = "changed: " + ", ".join(changes) if changes else reason
             event = {
@@ -497,10 +570,21 @@ class Runner:
                 self._event(key, "dead letter resolved: the record went through", level="info")
 
     def _fail(
-        self, source_key: str, unit: Unit | None, exc: BaseException, payload: Any = None
+        self,
+        source_key: str,
+        unit: Unit | None,
+        exc: BaseException,
+        payload: Any = None,
+        within: tuple[Step, str] | None = None,
     ) -> None:
+        """Record a failed record: its report line, an event, a dead letter (not in a dry
+        run). `within`: the step (and its record's key) that failed, which the line names."""
         key = unit.key if unit is not None else source_key
-        detail = describe(exc, self.flow.kind, key)
+        if within is not None:
+            step, step_key = within
+            detail = f"{_noun(self.flow.kind)} {key}: {describe(exc, step.entity, step_key)}"
+        else:
+            detail = describe(exc, self.flow.kind, key)
         summary = scrub(detail)
         self._failed_sources.add(source_key)
         self.report.add(key, "failed", None, detail)  # the operator's own answer, in full
@@ -531,7 +615,7 @@ class Runner:
 def describe(exc: BaseException, kind: str, key: str) -> str:
     """One line for a failed record: the record, the field and the remote's own words
     (secrets redacted). `scrub` it for the activity log."""
-    noun = kind[:-1] if kind != "stock" else "stock level"
+    noun = _noun(kind)
     if isinstance(exc, ValidationError):
         return "; ".join(validation_problems(exc, f"{noun} {key}"))
     text = redact(str(exc))
@@ -542,6 +626,11 @@ def describe(exc: BaseException, kind: str, key: str) -> str:
         where = f" ({field_name})" if field_name and field_name not in text else ""
         return f"{noun} {key}{where}: {text}"
     return f"{noun} {key}: {type(exc).__name__}: {text}"
+
+
+def _noun(kind: str) -> str:
+    """What one record of an entity is called: "order", "customer", "stock level"."""
+    return kind[:-1] if kind != "stock" else "stock level"
 
 
 def _summary(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,6 +104,9 @@ class FlowContext:
     settings: Any
     dry_run: bool
     event: Callable[..., None]  # event(record_key, message, level="warning")
+    #: write_step(step, record) -> target id: the record a step needs, written (or its
+    #: binding reused) by the runner; call it from Flow.write (see Step)
+    write_step: Callable[[Step, Any], str]
 
 
 def content_hash(text: str) -> str:
@@ -202,6 +206,33 @@ class Flow:
         """Write a batch (all or nothing) for the `Batches` strategy; returns the target id
         of each unit."""
         raise NotImplementedError
+
+
+class Step(ABC):
+    """A record that a unit needs written before itself, such as an order's debtor.
+
+    A flow declares a step (as `OrdersFlow.debtor`) and writes it from `Flow.write` with
+    `ctx.write_step(step, record)`, which returns the record's target id. The runner
+    writes it as it writes every unit: bound under `entity` by the record's key and
+    content hash (a record bound with the same content is not written again, in this run
+    or a later one), its binding committed with the unit's, the target's
+    `validate_record` asked first, an event for what it did; a dry run's report lists it
+    under the unit's `steps`. When it fails, the unit fails (one dead letter) naming this
+    record and the field."""
+
+    #: what the activity log and the report call what a step writes ("debtor")
+    name: ClassVar[str]
+    #: the bindings' entity of the records written ("customers": the customers flow's)
+    entity: ClassVar[str]
+
+    def snapshot(self, record: Any) -> str:
+        """The content that decides whether the record changed (as `Flow.snapshot`)."""
+        return record.model_dump_json(exclude={"updated_at"})
+
+    @abstractmethod
+    def write(self, ctx: FlowContext, record: Any, existing_id: str | None) -> Outcome:
+        """Write `record` to the target (to `existing_id` when it is bound) and say what
+        was done: created, updated or skipped, with the target id."""
 
 
 def flow_classes() -> dict[str, type[Flow]]:
