@@ -349,7 +349,8 @@ class Runner:
         record the outcome; a failure dead-letters its record. The binding waits for the
         next commit."""
         self.current = unit.key
-        self._steps = {}
+        if self._steps:  # the last unit's (a dry run's); most units have none
+            self._steps = {}
         try:
             outcome = self._attempt(lambda: self.flow.write(unit), unit)
         except FATAL:
