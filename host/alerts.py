@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from host.report import Report
 from host.secrets import scrub
 
 log = logging.getLogger("host.alerts")
@@ -47,7 +48,7 @@ class AlertSettings(BaseModel):
     smtp_starttls: bool = False
 
 
-def alert_for(report: Any) -> dict[str, Any] | None:
+def alert_for(report: Report) -> dict[str, Any] | None:
     """The alert a run's report calls for, or None when all went well."""
     failed = report.counts.get("failed", 0)
     if report.status in ("ok", "stopped") and not failed:

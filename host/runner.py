@@ -1,15 +1,16 @@
 """Runs one flow: read -> select -> map -> adapt -> diff -> write -> record (DESIGN §4).
 
 Records stream from the source in chunks; for each chunk the bindings are looked up at
-once. A unit whose content hash equals its binding's is unchanged and not written. A
-non-idempotent write (order, debtor, shipment, refund) is bound and committed before
-the next record; products and stock levels per chunk. No store transaction is open
-while a remote is called: bindings, events and dead letters wait in memory for the
-next commit, which is short. A failing record is dead-lettered and the others go on;
-transient errors are retried within the record's budget (host.retry). AuthError and
-RemoteUnavailable stop the run with the cursor untouched. The cursor advances, at the
-end of a run that read everything, past the newest record read. One run of a flow at
-a time, across processes (Store.lock_flow).
+once. A unit whose content hash equals its binding's is unchanged and not written; the
+others go to the flow's write strategy (host.flows.writes), which says when each is
+written and committed: a non-idempotent write (order, debtor, shipment, refund) is bound
+and committed before the next record; products and stock levels per chunk. No store
+transaction is open while a remote is called: bindings, events and dead letters wait in
+memory for the next commit, which is short. A failing record is dead-lettered and the
+others go on; transient errors are retried within the record's budget (host.retry).
+AuthError and RemoteUnavailable stop the run with the cursor untouched. The cursor
+advances, at the end of a run that read everything, past the newest record read. One run
+of a flow at a time, across processes (Store.lock_flow).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -27,18 +27,19 @@ from pydantic import ValidationError
 from tenacity import Retrying, retry_if_exception, stop_never
 
 from host.config import Config
+from host.dryrun import DryRun
 from host.errors import (
     FATAL,
     IntegrationError,
     RecordInvalid,
-    RemoteRejected,
     RemoteUnavailable,
     TransientError,
 )
-from host.flows import Flow, FlowContext, Unit
-from host.hookspecs import hookimpl
+from host.flows import Action, Flow, FlowContext, Outcome, Step, Unit, content_hash
+from host.flows.writes import WriteStrategy
 from host.models import validation_problems
 from host.plugins import Connection, Registry
+from host.report import Report
 from host.retry import Breaker, RetryBudget, spending
 from host.secrets import redact, scrub
 from host.store import BindingItem, Store
@@ -46,8 +47,6 @@ from host.store import BindingItem, Store
 log = logging.getLogger(__name__)
 
 CHUNK = 500
-MAX_ACTIONS = 10_000
-COUNT_KEYS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 
 
 class SourceFailed(IntegrationError):
@@ -56,109 +55,6 @@ class SourceFailed(IntegrationError):
 
 class Stopped(IntegrationError):
     """The run was asked to stop (SIGTERM, a daemon shutting down)."""
-
-
-@dataclass
-class Report:
-    """What a run did; `as_dict` is the `ihost run --json` shape (DESIGN §6)."""
-
-    flow: str
-    kind: str
-    dry_run: bool
-    run_id: int | None = None
-    status: str = "running"
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    actions_omitted: int = 0
-    error: str | None = None
-    exit_code: int = 0
-    cursor: str | None = None
-    rate_limit_wait: float = 0.0  # seconds the connectors waited on remote rate limits
-
-    def add(
-        self,
-        key: str,
-        action: str,
-        target_id: str | None = None,
-        reason: str | None = None,
-        changes: dict[str, list[Any]] | None = None,
-    ) -> None:
-        self.counts[action] += 1
-        if len(self.actions) >= MAX_ACTIONS:
-            self.actions_omitted += 1
-            return
-        entry: dict[str, Any] = {
-            "key": key,
-            "action": action,
-            "target_id": target_id,
-            "reason": reason,
-        }
-        if changes is not None:
-            entry["changes"] = changes
-        self.actions.append(entry)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "flow": self.flow,
-            "kind": self.kind,
-            "dry_run": self.dry_run,
-            "run_id": self.run_id,
-            "status": self.status,
-            "counts": self.counts,
-            "actions": self.actions,
-            "actions_omitted": self.actions_omitted,
-            "error": self.error,
-            "cursor": self.cursor,
-            "rate_limit_wait": round(self.rate_limit_wait, 3),
-        }
-
-
-class DryRun:
-    """Host middleware for --dry-run: answers every write hook first, writing nothing.
-
-    What it would have created, later records of the run find (a second order of a new
-    customer uses the debtor the first one would have made, as in the real run), and a
-    stock level for a SKU the target does not have fails as the real push would."""
-
-    def __init__(self, target: Connection) -> None:
-        self.target = target
-        self._debtors: dict[str, str] = {}
-
-    @hookimpl(tryfirst=True)
-    def create_order(self, order: Any) -> str:
-        return "(new order)"
-
-    @hookimpl(tryfirst=True)
-    def find_debtor(self, customer: Any) -> str | None:
-        return self._debtors.get(customer.key)  # None: the connector answers
-
-    @hookimpl(tryfirst=True)
-    def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
-        return existing_id or self._debtors.setdefault(customer.key, "(new debtor)")
-
-    @hookimpl(tryfirst=True)
-    def upsert_product(self, existing_id: str | None) -> str:
-        return existing_id or "(new product)"
-
-    @hookimpl(tryfirst=True)
-    def push_stock(self, levels: list[Any]) -> bool:
-        if self.target.implements("find_products"):
-            skus = list(dict.fromkeys(level.sku for level in levels))
-            known = self.target.hook.find_products(skus=skus) or {}
-            missing = [sku for sku in skus if sku not in known]
-            if missing:
-                raise RemoteRejected(
-                    f"{self.target.name} has no product with SKU {', '.join(missing)}"
-                )
-        return True  # an answer other than None keeps the connector from being called
-
-    @hookimpl(tryfirst=True)
-    def create_shipment(self, shipment: Any) -> str:
-        return "(new shipment)"
-
-    @hookimpl(tryfirst=True)
-    def create_refund(self, refund: Any) -> str:
-        return "(new refund)"
 
 
 def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list[Any]]:
@@ -172,7 +68,10 @@ def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list[Any]]:
 
 
 class Runner:
-    """Runs one configured flow once."""
+    """Runs one configured flow once.
+
+    The runner is the `Writer` (host.flows.writes) its flow's write strategy writes
+    through: `write`, `write_batch`, `judge`, `commit` and `check_stop` are for strategies."""
 
     def __init__(
         self,
@@ -198,8 +97,13 @@ class Runner:
         self._events: list[dict[str, Any]] = []
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
-        self._pending: list[Unit] = []
-        self._unbound: list[BindingItem] = []  # bindings for the next commit
+        self._unbound: list[BindingItem] = []  # the flow's bindings for the next commit
+        self._step_unbound: dict[str, list[BindingItem]] = {}  # steps' ones, by entity
+        #: (entity, key) -> (target id, content hash) of each step record written this run
+        self._step_bound: dict[tuple[str, str], tuple[str, str]] = {}
+        self._step: tuple[Step, str] | None = None  # the step being written, and its key
+        self._steps: dict[tuple[str, str], dict[str, Any]] = {}  # the unit's, for a dry run
+        self._validate: Callable[..., Any] | None = None
         self._sources: dict[str, Any] = {}
         self._failed_sources: set[str] = set()
         self._open_letters: set[str] = set()
@@ -210,7 +114,8 @@ class Runner:
         """Ask the run to stop after the record (or chunk) it is writing; safe from any thread."""
         self._stop.set()
 
-    def _check_stop(self) -> None:
+    def check_stop(self) -> None:
+        """Raise Stopped when the run was asked to stop."""
         if self._stop.is_set():
             raise Stopped("stopped on request; the cursor stays where it was")
 
@@ -242,21 +147,22 @@ class Runner:
             target.register(DryRun(target), "dry-run")
         report.run_id = self.store.start_run(cfg.name, cfg.kind, self.dry_run)
         self.flow = self._build_flow(source, target)
-        self._batch_size = getattr(self.flow, "batch_size", CHUNK)
+        self.writes: WriteStrategy = self.flow.writes()
+        self._validate = self._validator()
         self._open_letters = {d.record_key for d in self.store.list_dead_letters(flow=cfg.name)}
         cursor = self.store.get_cursor(cfg.name)
-        replay = self.full or records is not None or not cursor
-        since = None if replay else datetime.fromisoformat(cursor)
+        replay = self.full or records is not None
+        since = datetime.fromisoformat(cursor) if cursor and not replay else None
         reads = self._budget()  # the source's; each write spends from a budget of its own
         try:
             stream = records if records is not None else self.flow.read(since)
             with spending(reads):
                 for chunk in _chunks(self._guarded(stream, source, reads), CHUNK):
-                    self._check_stop()
+                    self.check_stop()
                     self._process(chunk)
-                    self._commit()
-            self._flush_batch()
-            self._commit()
+                    self.commit()
+            self.writes.finish(self)
+            self.commit()
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -275,7 +181,7 @@ class Runner:
             report.error = str(exc)
         finally:
             self.current = None
-            self._commit()
+            self.commit()
             self.store.finish_run(report.run_id, report.status, report.counts, report.error)
             report.rate_limit_wait = _waited(source.plugin) + _waited(target.plugin)
             source.close()
@@ -293,6 +199,7 @@ class Runner:
             settings=cfg.flow_settings,
             dry_run=self.dry_run,
             event=self._event,
+            write_step=self._write_step,
         )
         return cfg.flow_class(ctx)
 
@@ -382,10 +289,10 @@ class Runner:
                 raise
             except Exception as exc:  # each record looks itself up when it is written
                 log.info("%s: batched look-up failed (%s)", self.flow_config.name, _summary(exc))
-        failed, pending, batch_size = self._failed_sources, self._pending, self._batch_size
-        create_once, batched, add = flow.create_once, flow.batched, report.add
-        commit_each = flow.commit_each
-        validate = self._validator()
+        failed, add, validate = self._failed_sources, report.add, self._validate
+        writes = self.writes
+        put = writes.put
+        changed = writes.changed if type(writes).changed is not WriteStrategy.changed else None
         for unit in units:
             if unit.source_key in failed:
                 continue
@@ -394,23 +301,12 @@ class Runner:
                 if binding.content_hash == unit.content_hash:
                     add(unit.key, "unchanged", binding.target_id)
                     continue
-                if create_once:  # created once: a change is the flow's to judge, not to write
-                    self._bound_changed(unit)
+                if changed is not None and changed(self, unit):  # created once: judged
                     continue
             if validate is not None and not self._valid(unit, validate):
                 continue
-            if batched:
-                pending.append(unit)
-                if len(pending) >= batch_size:
-                    self._flush_batch()
-                    pending = self._pending
-            else:
-                if commit_each:  # each write is committed: stopping between is clean
-                    self._check_stop()
-                self._write(unit)
-                if commit_each:
-                    self._commit()
-        waiting = {u.source_key for u in self._pending}
+            put(self, unit)
+        waiting = writes.waiting()
         self._resolve_letters(k for k in sources if k not in waiting)
 
     def _validator(self) -> Callable[..., Any] | None:
@@ -433,7 +329,9 @@ class Runner:
             return False
         return True
 
-    def _bound_changed(self, unit: Unit) -> None:
+    # --- the writer a strategy writes through (host.flows.writes) -------------------------
+
+    def judge(self, unit: Unit) -> None:
         """A record created once whose content changed since: the flow says what it makes
         of that (reported, or unchanged); nothing is written."""
         try:
@@ -446,14 +344,19 @@ class Runner:
         level = "warning" if outcome.action == "skipped" else None
         self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, level=level)
 
-    def _write(self, unit: Unit) -> None:
+    def write(self, unit: Unit) -> None:
+        """Write one unit with Flow.write (its steps first, as the flow calls them) and
+        record the outcome; a failure dead-letters its record. The binding waits for the
+        next commit."""
         self.current = unit.key
+        if self._steps:  # the last unit's (a dry run's); most units have none
+            self._steps = {}
         try:
             outcome = self._attempt(lambda: self.flow.write(unit), unit)
         except FATAL:
             raise
         except Exception as exc:
-            self._fail(unit.source_key, unit, exc)
+            self._fail(unit.source_key, unit, exc, within=self._step)
             return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
             self._unbound.append(
@@ -466,12 +369,72 @@ class Runner:
                 )
             )
         changes = self._changes_of(outcome.action, unit)
-        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes)
+        steps = list(self._steps.values()) if self._steps else None
+        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes, steps)
 
-    def _commit(self) -> None:
+    def _write_step(self, step: Step, record: Any) -> str:
+        """FlowContext.write_step: the record a unit needs first, written as every unit is
+        (host.flows.Step); returns its target id."""
+        key = record.key
+        self._step = (step, key)
+        text = step.snapshot(record)
+        digest = content_hash(text)
+        known = self._step_binding(step, key)
+        if known is not None and known[1] == digest:
+            outcome = Outcome("unchanged", known[0])
+        else:
+            if self._validate is not None:
+                self._validate(entity=step.entity, record=record, order_type=None)
+            outcome = step.write(self.flow.ctx, record, known[0] if known else None)
+            noun = f"{_noun(step.entity)} {key}"
+            target_id = outcome.target_id
+            if not target_id:
+                target = self.flow.ctx.target.name
+                raise RecordInvalid(f"{target} returned no {step.name} id for {noun}")
+            if outcome.action in ("created", "updated"):
+                self._step_bound[(step.entity, key)] = (target_id, digest)
+                if not self.dry_run:
+                    stored = None if digest == text else text
+                    item = (key, target_id, digest, stored)
+                    self._step_unbound.setdefault(step.entity, []).append(item)
+            note = f": {outcome.reason}" if outcome.reason else ""
+            message = f"{step.name} {target_id} {outcome.action} for {noun}{note}"
+            self._event(self.current, message, level="info")
+        self._step = None
+        if self.dry_run:
+            self._note_step(step, key, outcome)
+        return str(outcome.target_id)
+
+    def _step_binding(self, step: Step, key: str) -> tuple[str, str] | None:
+        """(target id, content hash) of a step's record: as this run wrote it (a dry run
+        too), else as bound in the store."""
+        known = self._step_bound.get((step.entity, key))
+        if known is None:
+            ctx = self.flow.ctx
+            found = self.store.get_binding(ctx.source.name, ctx.target.name, step.entity, key)
+            if found is not None and found.content_hash is not None:
+                known = (found.target_id, found.content_hash)
+        return known
+
+    def _note_step(self, step: Step, key: str, outcome: Outcome) -> None:
+        """Keep what a step did for the unit's line in a dry run's report (a retry's
+        "unchanged" does not hide what the try before did)."""
+        mark = (step.name, key)
+        if outcome.action != "unchanged" or mark not in self._steps:
+            self._steps[mark] = {
+                "step": step.name,
+                "key": key,
+                "action": outcome.action,
+                "target_id": outcome.target_id,
+                "reason": outcome.reason,
+            }
+
+    def commit(self) -> None:
         """Write what the run has done since the last commit, in one short transaction:
         bindings, resolved and new dead letters, events."""
-        if not (self._unbound or self._letters or self._resolved or self._events):
+        if not (
+            self._unbound or self._step_unbound or self._letters or self._resolved or self._events
+        ):
             return
         ctx, store = self.flow.ctx, self.store
         rows = [
@@ -480,15 +443,19 @@ class Runner:
         with store.transaction():
             if self._unbound:
                 store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, self._unbound)
+            for entity, items in self._step_unbound.items():
+                store.put_bindings(ctx.source.name, ctx.target.name, entity, items)
             for key in self._resolved:
                 store.resolve_dead_letters(flow=self.flow_config.name, record_key=key)
             for letter in self._letters:
                 store.add_dead_letter(**letter)
             store.add_events(rows)
         self._unbound, self._letters, self._resolved, self._events = [], [], [], []
+        self._step_unbound = {}
 
-    def _flush_batch(self) -> None:
-        units, self._pending = self._pending, []
+    def write_batch(self, units: list[Unit], action: Action) -> None:
+        """Write units with Flow.write_batch, all or nothing, each counted as `action`; a
+        batch that fails is written again one unit at a time."""
         if not units:
             return
         self.current = units[0].key
@@ -502,15 +469,13 @@ class Runner:
                 return
             log.info("batch of %d failed (%s); writing one by one", len(units), _summary(exc))
             for unit in units:
-                self._pending = [unit]
-                self._flush_batch()
+                self.write_batch([unit], action)
             return
         if not self.dry_run:
             self._unbound += [
                 (u.key, target_id, u.content_hash, u.stored_snapshot)
                 for u, target_id in zip(units, target_ids, strict=True)
             ]
-        action = self.flow.batch_action
         add = self.report.add
         for unit, target_id in zip(units, target_ids, strict=True):
             add(unit.key, action, target_id, None, self._changes_of(action, unit))
@@ -538,6 +503,7 @@ class Runner:
             attempts += 1
             if unit is not None:
                 unit.attempt = attempts
+            self._step = None  # a step that failed on an earlier try is not this try's
             return work()
 
         try:
@@ -578,9 +544,10 @@ class Runner:
         target_id: str | None = None,
         reason: str | None = None,
         changes: dict[str, list[Any]] | None = None,
+        steps: list[dict[str, Any]] | None = None,
         level: str | None = None,
     ) -> None:
-        self.report.add(key, action, target_id, reason, changes)
+        self.report.add(key, action, target_id, reason, changes, steps)
         if action != "unchanged":
             message = "changed: " + ", ".join(changes) if changes else reason
             event = {
@@ -604,10 +571,21 @@ class Runner:
                 self._event(key, "dead letter resolved: the record went through", level="info")
 
     def _fail(
-        self, source_key: str, unit: Unit | None, exc: BaseException, payload: Any = None
+        self,
+        source_key: str,
+        unit: Unit | None,
+        exc: BaseException,
+        payload: Any = None,
+        within: tuple[Step, str] | None = None,
     ) -> None:
+        """Record a failed record: its report line, an event, a dead letter (not in a dry
+        run). `within`: the step (and its record's key) that failed, which the line names."""
         key = unit.key if unit is not None else source_key
-        detail = describe(exc, self.flow.kind, key)
+        if within is not None:
+            step, step_key = within
+            detail = f"{_noun(self.flow.kind)} {key}: {describe(exc, step.entity, step_key)}"
+        else:
+            detail = describe(exc, self.flow.kind, key)
         summary = scrub(detail)
         self._failed_sources.add(source_key)
         self.report.add(key, "failed", None, detail)  # the operator's own answer, in full
@@ -638,7 +616,7 @@ class Runner:
 def describe(exc: BaseException, kind: str, key: str) -> str:
     """One line for a failed record: the record, the field and the remote's own words
     (secrets redacted). `scrub` it for the activity log."""
-    noun = kind[:-1] if kind != "stock" else "stock level"
+    noun = _noun(kind)
     if isinstance(exc, ValidationError):
         return "; ".join(validation_problems(exc, f"{noun} {key}"))
     text = redact(str(exc))
@@ -649,6 +627,11 @@ def describe(exc: BaseException, kind: str, key: str) -> str:
         where = f" ({field_name})" if field_name and field_name not in text else ""
         return f"{noun} {key}{where}: {text}"
     return f"{noun} {key}: {type(exc).__name__}: {text}"
+
+
+def _noun(kind: str) -> str:
+    """What one record of an entity is called: "order", "customer", "stock level"."""
+    return kind[:-1] if kind != "stock" else "stock level"
 
 
 def _summary(exc: BaseException) -> str:

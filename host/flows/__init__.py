@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from host.flows.writes import CommitEach, WriteStrategy
 from host.models import Record
 from host.plugins import Connection
 from host.store import Binding, Store
@@ -102,6 +104,9 @@ class FlowContext:
     settings: Any
     dry_run: bool
     event: Callable[..., None]  # event(record_key, message, level="warning")
+    #: write_step(step, record) -> target id: the record a step needs, written (or its
+    #: binding reused) by the runner; call it from Flow.write (see Step)
+    write_step: Callable[[Step, Any], str]
 
 
 def content_hash(text: str) -> str:
@@ -149,18 +154,15 @@ class Flow:
 
     kind: ClassVar[str]
     Settings: ClassVar[type[FlowSettings]] = FlowSettings
-    #: bound records are never written again (orders, shipments, refunds): they are created once
-    create_once: ClassVar[bool] = False
-    #: write_batch instead of write (stock), counted as `batch_action`
-    batched: ClassVar[bool] = False
-    batch_action: ClassVar[str] = "updated"
-    #: bind and commit each write before the next (DESIGN §7); False commits per chunk,
-    #: for flows whose existence check finds what a crash left unbound (products, stock)
-    commit_each: ClassVar[bool] = True
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
+
+    def writes(self) -> WriteStrategy:
+        """How the runner writes this flow's units (host.flows.writes); asked once a run.
+        By default each unit is written, bound and committed before the next."""
+        return CommitEach()
 
     def read(self, since: datetime | None) -> Iterable[Record]:
         """Stream the source's records changed since `since`."""
@@ -196,13 +198,41 @@ class Flow:
 
     def changed(self, unit: Unit) -> Outcome:
         """What becomes of a bound record whose content changed, in a flow that creates
-        once (`create_once`): by default nothing ("unchanged")."""
+        once (`CreateOnce`): by default nothing ("unchanged")."""
         target_id = unit.binding.target_id if unit.binding is not None else None
         return Outcome("unchanged", target_id)
 
     def write_batch(self, units: list[Unit]) -> list[str]:
-        """Write a batch (all or nothing); returns the target id of each unit."""
+        """Write a batch (all or nothing) for the `Batches` strategy; returns the target id
+        of each unit."""
         raise NotImplementedError
+
+
+class Step(ABC):
+    """A record that a unit needs written before itself, such as an order's debtor.
+
+    A flow declares a step (as `OrdersFlow.debtor`) and writes it from `Flow.write` with
+    `ctx.write_step(step, record)`, which returns the record's target id. The runner
+    writes it as it writes every unit: bound under `entity` by the record's key and
+    content hash (a record bound with the same content is not written again, in this run
+    or a later one), its binding committed with the unit's, the target's
+    `validate_record` asked first, an event for what it did; a dry run's report lists it
+    under the unit's `steps`. When it fails, the unit fails (one dead letter) naming this
+    record and the field."""
+
+    #: what the activity log and the report call what a step writes ("debtor")
+    name: ClassVar[str]
+    #: the bindings' entity of the records written ("customers": the customers flow's)
+    entity: ClassVar[str]
+
+    def snapshot(self, record: Any) -> str:
+        """The content that decides whether the record changed (as `Flow.snapshot`)."""
+        return record.model_dump_json(exclude={"updated_at"})
+
+    @abstractmethod
+    def write(self, ctx: FlowContext, record: Any, existing_id: str | None) -> Outcome:
+        """Write `record` to the target (to `existing_id` when it is bound) and say what
+        was done: created, updated or skipped, with the target id."""
 
 
 def flow_classes() -> dict[str, type[Flow]]:

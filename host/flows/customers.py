@@ -5,14 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
-from host.flows import (
-    Flow,
-    FlowContext,
-    FlowSettings,
-    Outcome,
-    Unit,
-    content_hash,
-)
+from host.flows import Flow, FlowContext, FlowSettings, Outcome, Step, Unit
 from host.models import Customer
 
 
@@ -36,57 +29,40 @@ def check_match_field(value: str) -> str:
     return value
 
 
-def resolve_debtor(
-    ctx: FlowContext, customer: Customer, match_on: str, update_existing: bool = True
-) -> tuple[str, str]:
-    """Find or create the target's debtor for `customer`; returns (debtor id, action).
+class DebtorStep(Step):
+    """The target's debtor for a customer: the bound one or the one `find_debtor` finds
+    (by `match_on`), updated unless `update_existing` is false; else a new one. `setting`
+    names the flow's setting behind `update_existing`, for the reason a debtor is kept."""
 
-    A debtor bound with the same content is used as it is; a bound or found one is
-    updated, a missing one created. The binding is recorded (entity "customers")
-    unless this is a dry run.
-    """
-    target = ctx.target
-    snapshot = customer.model_dump_json(exclude={"updated_at"})
-    digest = content_hash(snapshot)
-    binding = ctx.store.get_binding(ctx.source.name, target.name, "customers", customer.key)
-    if binding is not None and binding.content_hash == digest:
-        return binding.target_id, "unchanged"
-    bound = binding.target_id if binding is not None else None
-    debtor_id, action = write_debtor(ctx, customer, bound, match_on, update_existing)
-    if not debtor_id:
-        raise RecordInvalid(f"{target.name} returned no debtor id for customer {customer.key}")
-    if action != "skipped" and not ctx.dry_run:
-        ctx.store.put_binding(
-            ctx.source.name, target.name, "customers", customer.key, debtor_id, digest, snapshot
-        )
-    return debtor_id, action
+    name = "debtor"
+    entity = "customers"
 
+    def __init__(
+        self, match_on: str, update_existing: bool = True, setting: str = "update_existing"
+    ) -> None:
+        self.match_on = match_on
+        self.update_existing = update_existing
+        self.setting = setting
 
-def write_debtor(
-    ctx: FlowContext, customer: Customer, bound_id: str | None, match_on: str, update_existing: bool
-) -> tuple[str, str]:
-    """The bound debtor, or the one find_debtor finds, updated; else a new one.
-    Returns (debtor id, "created" | "updated" | "skipped")."""
-    target = ctx.target
-    existing = bound_id or target.hook.find_debtor(customer=customer, match_on=match_on)
-    if existing and not update_existing:
-        return existing, "skipped"
-    debtor_id = target.hook.upsert_debtor(customer=customer, existing_id=existing)
-    return debtor_id, "updated" if existing else "created"
+    def write(self, ctx: FlowContext, record: Customer, existing_id: str | None) -> Outcome:
+        target = ctx.target
+        existing = existing_id or target.hook.find_debtor(customer=record, match_on=self.match_on)
+        if existing and not self.update_existing:
+            return Outcome("skipped", existing, f"debtor exists and {self.setting} is false")
+        debtor_id = target.hook.upsert_debtor(customer=record, existing_id=existing)
+        if not debtor_id:
+            raise RecordInvalid(f"{target.name} returned no debtor id for customer {record.key}")
+        return Outcome("updated" if existing else "created", str(debtor_id))
 
 
 class CustomersFlow(Flow):
     kind = "customers"
     Settings = CustomersSettings
 
+    def __init__(self, ctx: FlowContext) -> None:
+        super().__init__(ctx)
+        self.debtor = DebtorStep(self.settings.match_debtor_on, self.settings.update_existing)
+
     def write(self, unit: Unit) -> Outcome:
         bound = unit.binding.target_id if unit.binding is not None else None
-        debtor_id, action = write_debtor(
-            self.ctx,
-            unit.record,
-            bound,
-            self.settings.match_debtor_on,
-            self.settings.update_existing,
-        )
-        reason = "debtor exists and update_existing is false" if action == "skipped" else None
-        return Outcome(action, debtor_id, reason)  # type: ignore[arg-type]
+        return self.debtor.write(self.ctx, unit.record, bound)

@@ -2,8 +2,10 @@
 
 Order of checks, as users of such a service expect: the order already exists (bound, or
 found by find_order) -> skipped; every SKU must exist in the target, else the order fails
-naming the SKU; the debtor is the default debtor, or found by e-mail (or another field)
-and updated, or created; then the order is created with the flow's order type.
+naming the SKU; the debtor is the default debtor, or the order's customer written as a
+debtor (a step, `DebtorStep`: bound as the customers flow binds it, found by e-mail or
+another field and updated, or created); then the order is created with the flow's order
+type.
 
 An order is created once. When its content changes in the source afterwards (lines,
 quantities, amounts, addresses, ...), or it is cancelled, the run says so (`on_change =
@@ -19,8 +21,17 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
-from host.flows import Flow, FlowSettings, Outcome, Unit, changed_fields, field_hashes
-from host.flows.customers import check_match_field, resolve_debtor
+from host.flows import (
+    Flow,
+    FlowContext,
+    FlowSettings,
+    Outcome,
+    Unit,
+    changed_fields,
+    field_hashes,
+)
+from host.flows.customers import DebtorStep, check_match_field
+from host.flows.writes import CreateOnce, WriteStrategy
 from host.models import OrderStatus, OrderType
 from host.store import Binding
 
@@ -38,7 +49,8 @@ class OrdersSettings(FlowSettings):
         return check_match_field(value)
 
     statuses: list[OrderStatus] = Field(
-        default_factory=lambda: ["paid"], description="statuses of the orders to send"
+        default_factory=lambda: list[OrderStatus](["paid"]),
+        description="statuses of the orders to send",
     )
     order_type: OrderType = Field("sales_order", description="what the order becomes in the target")
     match_debtor_on: str = Field("email", description="customer field that finds the debtor")
@@ -74,7 +86,17 @@ class OrdersSettings(FlowSettings):
 class OrdersFlow(Flow):
     kind = "orders"
     Settings = OrdersSettings
-    create_once = True
+
+    def __init__(self, ctx: FlowContext) -> None:
+        super().__init__(ctx)
+        settings = self.settings
+        #: the step before an order: its customer's debtor (bound as the customers flow binds)
+        self.debtor = DebtorStep(
+            settings.match_debtor_on, settings.update_debtors, setting="update_debtors"
+        )
+
+    def writes(self) -> WriteStrategy:
+        return CreateOnce()
 
     def read(self, since: Any) -> Any:
         """The orders of the selected statuses, and cancelled ones (to report those that
@@ -174,15 +196,7 @@ class OrdersFlow(Flow):
                 key=order.key,
                 field="customer",
             )
-        target = self.ctx.target
-        if target.implements("validate_record"):  # the debtor, as the customers flow checks it
-            target.hook.validate_record(entity="customers", record=order.customer, order_type=None)
-        debtor_id, action = resolve_debtor(
-            self.ctx, order.customer, settings.match_debtor_on, settings.update_debtors
-        )
-        if action in ("created", "updated"):
-            self.ctx.event(order.key, f"debtor {debtor_id} {action}", level="info")
-        return debtor_id
+        return self.ctx.write_step(self.debtor, order.customer)
 
 
 def _as_json(value: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from host.errors import CapabilityError, RecordInvalid
 from host.flows import Flow, FlowSettings, Outcome, Unit
+from host.flows.writes import CommitPerChunk, WriteStrategy
 from host.models import Product, Variant
 
 
@@ -31,12 +32,14 @@ class ProductsSettings(FlowSettings):
 class ProductsFlow(Flow):
     kind = "products"
     Settings = ProductsSettings
-    commit_each = False  # find_products finds a product a crash left unbound
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._found: dict[str, str] = {}
         self._written: dict[str, str] = {}  # SKU -> the source record that wrote it this run
+
+    def writes(self) -> WriteStrategy:
+        return CommitPerChunk()  # find_products finds a product a crash left unbound
 
     def select(self, record: Any) -> str | None:
         caps = self.ctx.target.capabilities

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from host.flows import Flow, FlowSettings, Outcome, Unit
+from host.flows.writes import CreateOnce, WriteStrategy
 
 
 class ShipmentsSettings(FlowSettings):
@@ -18,7 +19,8 @@ class ShipmentsSettings(FlowSettings):
 
 
 class _OrderAttached(Flow):
-    create_once = True
+    def writes(self) -> WriteStrategy:
+        return CreateOnce()
 
     def target_order_id(self, record: Any) -> str | None:
         """The target's id of the record's order, from orders bindings either way."""

@@ -29,6 +29,7 @@ from pydantic import Field, field_validator
 
 from host.errors import RecordInvalid
 from host.flows import Flow, FlowSettings, Unit
+from host.flows.writes import Batches, WriteStrategy
 from host.models import StockLevel
 from host.retry import current_budget
 from host.store import Binding
@@ -170,8 +171,6 @@ def _payload(levels: Iterable[StockLevel]) -> list[dict[str, Any]]:
 class StockFlow(Flow):
     kind = "stock"
     Settings = StockSettings
-    batched = True
-    commit_each = False
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -411,10 +410,10 @@ class StockFlow(Flow):
     def select(self, record: Any) -> str | None:
         return self._skips.get(record.key) if record.quantity is None else None
 
-    @property
-    def batch_size(self) -> int:
+    def writes(self) -> WriteStrategy:
+        """Levels pushed in batches of `batch_size`, at most the target's `stock_batch`."""
         limit = self.ctx.target.capabilities.stock_batch
-        return min(self.settings.batch_size or limit, limit)
+        return Batches(min(self.settings.batch_size or limit, limit))
 
     def units(self, record: Any) -> list[Unit]:
         managed = self.settings.manage_stock

@@ -1,0 +1,53 @@
+"""`ihost run --dry-run`: host middleware that answers every write hook, writing nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from host.errors import RemoteRejected
+from host.hookspecs import hookimpl
+from host.plugins import Connection
+
+
+class DryRun:
+    """Registered first on a dry run's target: answers every write hook, writing nothing.
+
+    Reads go to the connector as in a real run. What the run would have created, later
+    records of it find through the runner (a second order of a new customer uses the
+    debtor the first one would have made, as in the real run), and a stock level for a
+    SKU the target does not have fails as the real push would."""
+
+    def __init__(self, target: Connection) -> None:
+        self.target = target
+
+    @hookimpl(tryfirst=True)
+    def create_order(self, order: Any) -> str:
+        return "(new order)"
+
+    @hookimpl(tryfirst=True)
+    def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
+        return existing_id or "(new debtor)"
+
+    @hookimpl(tryfirst=True)
+    def upsert_product(self, existing_id: str | None) -> str:
+        return existing_id or "(new product)"
+
+    @hookimpl(tryfirst=True)
+    def push_stock(self, levels: list[Any]) -> bool:
+        if self.target.implements("find_products"):
+            skus = list(dict.fromkeys(level.sku for level in levels))
+            known = self.target.hook.find_products(skus=skus) or {}
+            missing = [sku for sku in skus if sku not in known]
+            if missing:
+                raise RemoteRejected(
+                    f"{self.target.name} has no product with SKU {', '.join(missing)}"
+                )
+        return True  # an answer other than None keeps the connector from being called
+
+    @hookimpl(tryfirst=True)
+    def create_shipment(self, shipment: Any) -> str:
+        return "(new shipment)"
+
+    @hookimpl(tryfirst=True)
+    def create_refund(self, refund: Any) -> str:
+        return "(new refund)"
