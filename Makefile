@@ -22,6 +22,7 @@ $(STAMP): $(PROJECTS)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest

@@ -409,6 +409,12 @@ def _print_report(report: Any, limit: int = 50) -> None:
                 detail = "; ".join(
                     f"{name}: {old!r} -> {new!r}" for name, (old, new) in action["changes"].items()
                 )
+            steps = [
+                f"{step['step']} {step['key']}: {step['action']}"
+                + (f" {step['target_id']}" if step.get("target_id") else "")
+                for step in action.get("steps") or ()
+            ]
+            detail = "; ".join(filter(None, [*steps, detail]))
             table.add_row(action["key"], action["action"], action["target_id"] or "", detail)
         _show(table)
         more = len(shown) - limit + data["actions_omitted"]

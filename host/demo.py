@@ -21,7 +21,8 @@ from typing import Any
 from host.config import Config, load_config
 from host.errors import ConfigError
 from host.plugins import Registry, package_for, sandbox_class
-from host.runner import Report, Runner
+from host.report import Report
+from host.runner import Runner
 from host.sandbox import Sandbox
 
 #: the flows of the seed page, in the order a first run needs them

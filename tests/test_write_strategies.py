@@ -210,6 +210,9 @@ def test_a_dry_run_shows_the_debtor_each_order_would_get(
     }
     assert erp.calls_to("/api/customers", "POST") == erp.calls_to("/api/customers/", "PUT") == []
     assert bindings(tmp_path, "customers") == {}
+    shown = run_ihost("-c", str(path), "run", "orders", "--dry-run")  # the table says it too
+    assert "debtor c-anna: created (new debtor)" in shown.out
+    assert "debtor c-piet: updated D-7" in shown.out
 
     result, real = run_flow(path, "orders")
     assert result.code == 0, result.output

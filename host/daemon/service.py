@@ -26,7 +26,8 @@ from host.config import Config, load_config
 from host.deadletters import due_letters, retryable
 from host.errors import ConfigError, FlowBusy
 from host.plugins import Connection, Registry
-from host.runner import Report, Runner
+from host.report import Report
+from host.runner import Runner
 from host.schedule import Schedule
 from host.secrets import redact
 from host.store import Store
