@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 demo: $(STAMP)
 	$(BIN)/ihost demo

@@ -101,7 +101,7 @@ def test_two_runs_of_one_flow_never_overlap(
     first = subprocess.Popen([IHOST, "-c", str(path), "run", "orders"], text=True)
     assert wait_for(lambda: erp.calls_to("/api/orders/search"), seconds=10)
     time.sleep(0.2)
-    second = run_ihost("-c", str(path), "run", "orders", process=True)
+    second = run_ihost("-c", str(path), "run", "orders")
     assert second.code == 2
     assert second.err.strip().startswith(
         f"ihost: flow 'orders' is running already (pid {first.pid} on "
