@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,18 @@ from pgserver import (
 )
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`pytest -n auto` (make test): two workers for each CPU this process may use. Most
+    tests spend their time waiting (on sandboxes, subprocesses, a daemon's schedule), so
+    one worker a CPU leaves the CPUs idle half the time. PYTEST_XDIST_AUTO_NUM_WORKERS
+    still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist reads it
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return 2 * (len(usable) if usable else os.cpu_count() or 1)
 
 
 @pytest.fixture

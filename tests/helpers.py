@@ -1,17 +1,28 @@
-"""Helpers for the host's tests: run the real `ihost` command in a subprocess."""
+"""Helpers for the host's tests: run the real `ihost` command, in this process or in a
+subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 IHOST = str(Path(sys.executable).with_name("ihost"))
+#: Commands run in a real process: those serving until signalled (and installing signal
+#: handlers), and new-plugin, whose template hooks are child processes writing to stderr.
+IN_A_PROCESS = ("daemon", "sandbox", "demo", "new-plugin")
+#: IHOST_TEST_CLI_PROCESS=1 runs every `ihost` of the tests in a subprocess (slower): to see
+#: whether a failure comes from running in-process.
+PROCESS_VARIABLE = "IHOST_TEST_CLI_PROCESS"
 
 
 @dataclass
@@ -25,8 +36,36 @@ class Result:
         return self.out + self.err
 
 
-def run_ihost(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-    """Run `ihost ARGS` as a user would; return its exit code and output."""
+def run_ihost(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, process: bool = False
+) -> Result:
+    """Run `ihost ARGS` as a user would; return its exit code and output.
+
+    It runs in this process (`host.cli.main` under click's test runner, which is what the
+    console script calls) unless `process` is set, `env` sets PYTHONPATH (what a process
+    can import is fixed when it starts), the command is one of IN_A_PROCESS (demo --once
+    excepted) or $IHOST_TEST_CLI_PROCESS is 1: those run the installed console script in a
+    subprocess. In this process, only what Python writes to sys.stdout and sys.stderr is
+    seen (not what a child process writes), and the process state a run changes is put
+    back afterwards."""
+    command = _command(args)
+    own = command in IN_A_PROCESS and not (command == "demo" and "--once" in args)
+    if process or own or "PYTHONPATH" in (env or {}) or os.environ.get(PROCESS_VARIABLE) == "1":
+        return _run_process(args, cwd, env)
+    return _run_in_process(args, cwd, env)
+
+
+def _command(args: tuple[str, ...]) -> str:
+    """The subcommand among `ihost`'s arguments (after -c FILE and -v)."""
+    rest = list(args)
+    while rest and rest[0].startswith("-"):
+        option = rest.pop(0)
+        if option in ("-c", "--config") and rest:
+            rest.pop(0)
+    return rest[0] if rest else ""
+
+
+def _run_process(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None) -> Result:
     full_env = {k: v for k, v in os.environ.items() if k != "IHOST_CONFIG"}
     full_env.update(env or {})
     proc = subprocess.run(
@@ -38,6 +77,58 @@ def run_ihost(*args: str, cwd: Path | None = None, env: dict[str, str] | None = 
         timeout=120,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_in_process(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None) -> Result:
+    from click.testing import CliRunner
+
+    from host.cli import main
+
+    code = 0
+    with (
+        _process_state_kept(),
+        CliRunner().isolation(env={"IHOST_CONFIG": None, **(env or {})}) as (out, err, _),
+    ):
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            main(list(args))  # ends in sys.exit(code), always
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@contextlib.contextmanager
+def _process_state_kept() -> Iterator[None]:
+    """Undo what one `ihost` invocation changes in its process: the working directory,
+    the logging setup (root handlers, logger levels, thread exception hook) and the
+    secrets it registered for redaction (a later run must register its own)."""
+    from host.secrets import redactor
+
+    cwd = os.getcwd()
+    manager = logging.root.manager
+    levels = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    root_state = (logging.root.handlers[:], logging.root.level)
+    hook = threading.excepthook
+    secrets = {k: set(v) if isinstance(v, set) else v for k, v in vars(redactor).items()}
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        logging.root.handlers[:], level = root_state
+        logging.root.setLevel(level)
+        for name, logger in list(manager.loggerDict.items()):
+            if isinstance(logger, logging.Logger) and logger.level != levels.get(name, 0):
+                logger.setLevel(levels.get(name, logging.NOTSET))
+        threading.excepthook = hook
+        vars(redactor).update(secrets)
 
 
 def write_config(
@@ -57,9 +148,11 @@ def write_config(
     return path
 
 
-def run_flow(config: Path, flow: str, *args: str) -> tuple[Result, dict[str, Any]]:
-    """`ihost run FLOW --json`; returns the result and the parsed report."""
-    result = run_ihost("-c", str(config), "run", flow, "--json", *args)
+def run_flow(
+    config: Path, flow: str, *args: str, process: bool = False
+) -> tuple[Result, dict[str, Any]]:
+    """`ihost run FLOW --json` (see run_ihost); returns the result and the parsed report."""
+    result = run_ihost("-c", str(config), "run", flow, "--json", *args, process=process)
     try:
         report = json.loads(result.out)
     except json.JSONDecodeError:

@@ -42,7 +42,9 @@ def test_check_ok(tmp_path: Path, sandbox: RecordSandbox) -> None:
 
 def test_bad_credentials_exit_3_without_the_secret(tmp_path: Path, sandbox: RecordSandbox) -> None:
     path = config(tmp_path, sandbox.base_url)
-    result = run_ihost("-vv", "-c", str(path), "check", "shop", env={"SHOP_TOKEN": SECRET})
+    result = run_ihost(  # a real process: its exit code, and nothing it writes shows the secret
+        "-vv", "-c", str(path), "check", "shop", env={"SHOP_TOKEN": SECRET}, process=True
+    )
     assert result.code == 3
     last = result.err.strip().splitlines()[-1]
     assert last.startswith("ihost: shop (testshop): testshop refused the credentials (401): ")

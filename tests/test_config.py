@@ -221,7 +221,7 @@ def test_flow_settings_and_mapping_problems(tmp_path: Path, addition: str, expec
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:
-    missing = run_ihost("-c", str(tmp_path / "nope.toml"), "config", "validate")
+    missing = run_ihost("-c", str(tmp_path / "nope.toml"), "config", "validate", process=True)
     assert missing.code == 2
     assert missing.err.strip() == (
         f"{tmp_path / 'nope.toml'}: no such config file (use -c FILE, $IHOST_CONFIG or "

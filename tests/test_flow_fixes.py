@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shopify_afas
 import sqlalchemy as sa
 from helpers import actions, run_flow, run_ihost, write_config
 from ihost_afas import sandbox as afas
@@ -25,33 +26,12 @@ from ihost_testconnectors.sandbox import RecordSandbox
 import host.store
 from host.store import Store
 
-STAMP = "2026-05-01T10:00:00Z"
+STAMP = shopify_afas.STAMP
 LATER = "2026-05-03T10:00:00Z"
 
 
-@pytest.fixture
-def shop() -> Iterator[ShopifySandbox]:
-    with ShopifySandbox(restore_rate=2000) as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[AfasSandbox]:
-    with AfasSandbox() as running:
-        running.seed(
-            afas.ARTICLES,
-            [
-                {
-                    "ItemCode": sku,
-                    "Description": f"Article {sku}",
-                    "UnitId": "stk",
-                    "Blocked": False,
-                    "DateModified": STAMP,
-                }
-                for sku in ("SKU-1", "SKU-2")
-            ],
-        )
-        yield running
+shop = shopify_afas.shop
+erp = shopify_afas.erp
 
 
 def config(tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, flows: str) -> Path:
@@ -78,8 +58,9 @@ def dead_letters(tmp_path: Path) -> dict[str, str]:
 #: (the standard Profit_Debtor has no name parts, kind or address fields)
 @pytest.fixture
 def debtors_erp() -> Iterator[AfasSandbox]:
-    """An AFAS environment whose App Connector has the debtors GetConnector
-    `ihost_Debtors` (the README's suggested columns; the sandbox describes it)."""
+    """An AFAS environment with no debtors yet (`erp` has one), whose App Connector has
+    the debtors GetConnector `ihost_Debtors` (the README's suggested columns; the sandbox
+    describes it) besides the standard one."""
     with AfasSandbox() as running:
         yield running
 
@@ -175,9 +156,9 @@ def test_debtors_reach_shopify_with_name_contact_and_company_on_the_address(
 
 
 def test_debtors_of_the_standard_getconnector_are_found_again_not_made_twice(
-    tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox
+    tmp_path: Path, shop: ShopifySandbox, debtors_erp: AfasSandbox
 ) -> None:
-    erp.seed(
+    debtors_erp.seed(
         afas.DEBTORS,
         [
             debtor("10502", "Bakkerij Bol", TelNr="+31301234567"),  # no e-mail: found by phone
@@ -186,7 +167,7 @@ def test_debtors_of_the_standard_getconnector_are_found_again_not_made_twice(
     )
     there = {"phone": "+31301234567", "firstName": "Bol", "addresses": [{"address1": "Markt 1"}]}
     shop.seed("customers", [there])  # in the shop already
-    path = customers_config(tmp_path, shop, erp, afas.DEBTORS)
+    path = customers_config(tmp_path, shop, debtors_erp, afas.DEBTORS)
     result, report = run_flow(path, "customers")
     assert result.code == 0, result.output
     assert {k: a for k, (a, _) in actions(report).items()} == {

@@ -39,7 +39,7 @@ def test_failure_on_record_3_of_5(tmp_path: Path, shop: RecordSandbox, erp: Reco
     five_orders(shop)
     fail(erp, "orders", "3", 422)
     path = config(tmp_path, shop, erp)
-    result, report = run_flow(path, "orders")
+    result, report = run_flow(path, "orders", process=True)  # exit 1 from a real process
     assert result.code == 1
     assert {k: a for k, (a, _) in actions(report).items()} == {
         "1": "created",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import shopify_afas
 from helpers import actions, run_flow, write_config
 from ihost_afas import sandbox as afas
 from ihost_afas import spec
@@ -14,44 +14,11 @@ from ihost_afas.sandbox import AfasSandbox, elements, fields, objects
 from ihost_shopify import samples
 from ihost_shopify.sandbox import ShopifySandbox
 
-STAMP = "2026-05-01T10:00:00Z"
+STAMP = shopify_afas.STAMP
 
 
-@pytest.fixture
-def shop() -> Iterator[ShopifySandbox]:
-    with ShopifySandbox(restore_rate=2000) as running:
-        yield running
-
-
-@pytest.fixture
-def erp() -> Iterator[AfasSandbox]:
-    with AfasSandbox() as running:
-        running.seed(
-            afas.ARTICLES,
-            [
-                {
-                    "ItemCode": sku,
-                    "Description": f"Article {sku}",
-                    "BasicSalesPrice": 10.0,
-                    "UnitId": "stk",
-                    "Blocked": False,
-                    "DateModified": STAMP,
-                }
-                for sku in ("SKU-1", "SKU-2")
-            ],
-        )
-        running.seed(
-            afas.DEBTORS,
-            [
-                {
-                    "DebtorId": "10500",
-                    "DebtorName": "Anna de Vries",
-                    "Email": "ANNA@example.com",
-                    "ModifiedDate": STAMP,
-                }
-            ],
-        )
-        yield running
+shop = shopify_afas.shop
+erp = shopify_afas.erp
 
 
 def config(tmp_path: Path, shop: ShopifySandbox, erp: AfasSandbox, flows: str) -> Path:
