@@ -545,7 +545,7 @@ def test_the_daemon_runs_a_flow_after_another_process_lets_go_of_it(
     tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
 ) -> None:
     shop.seed("orders", [order("1", "1001")])
-    fail(erp, "orders", "1", 0, delay=10)  # held while the daemon starts, however busy the CPUs
+    fail(erp, "orders", "1", 0, delay=10)  # held while the daemon starts, on a busy machine too
     path = config(tmp_path, shop, erp)
     by_hand = subprocess.Popen([IHOST, "-c", str(path), "run", "orders"])
     assert wait_for(lambda: erp.calls_to("/api/orders/search"), seconds=10)
