@@ -7,6 +7,7 @@ import hmac
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,25 @@ from ihost_testconnectors.sandbox import RecordSandbox
 SECRET = "hook-secret-0123456789"
 
 
+#: ports for the daemons tests start, below the kernel's ephemeral range (32768 and up),
+#: which the sandboxes' port 0 draws from: a port handed to a daemon that has not bound it
+#: yet can then never be taken by another test's sandbox meanwhile. Each xdist worker has
+#: a block of its own.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_PORTS = itertools.count(20000 + 1000 * (_WORKER % 12) + random.randrange(0, 1000, 50))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port no one listens on, outside the ephemeral range (see _PORTS)."""
+    for _ in range(1000):
+        port = 20000 + (next(_PORTS) - 20000) % 12000
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 20) -> bool:
