@@ -4,6 +4,10 @@ ihost prints the remote's authorize URL (with a random `state` and, when the con
 asks for it, a PKCE S256 challenge), listens on 127.0.0.1 for the redirect the remote
 sends the browser back with, checks the state, exchanges the code for tokens, and stores
 them, encrypted, in the connection's token vault (host.tokens).
+
+A remote that sends the browser only to an HTTPS redirect URI (Lightspeed's rule) cannot
+reach a listener on 127.0.0.1: with `paste`, ihost asks for the address the browser was
+sent to instead (`ihost auth CONNECTION --paste`); the page itself need not load.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import escape
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -69,7 +73,8 @@ class RedirectReceiver:
             if parts.scheme != "http" or parts.hostname not in LOOPBACK_NAMES or not parts.port:
                 raise ConfigError(
                     f"redirect URI {redirect_uri} cannot reach `ihost auth`: it must be "
-                    "http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH"
+                    "http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH, or use "
+                    "`ihost auth --paste`"
                 )
             host, port, path = parts.hostname, parts.port, parts.path or "/"
         try:
@@ -98,19 +103,36 @@ class RedirectReceiver:
                 )
             self._server.timeout = left
             self._server.handle_request()
-        params = self._server.received
-        if not secrets.compare_digest(params.get("state", "").encode(), state.encode()):
-            raise AuthError(
-                f"{connection}: the redirect's state is not the one ihost sent (a stale or "
-                f"forged redirect); run `ihost auth {connection}` again"
-            )
-        if "error" in params:
-            words = ": ".join(p for p in (params["error"], params.get("error_description")) if p)
-            raise AuthError(f"{connection}: the remote did not authorize ihost ({words})")
-        code = params.get("code")
-        if not code:
-            raise AuthError(f"{connection}: the redirect carries no code")
-        return code
+        return code_of(self._server.received, state, connection)
+
+
+def code_of(params: Mapping[str, str], state: str, connection: str) -> str:
+    """The code of a redirect's query `params`, when its state is `state`; AuthError when
+    the state differs, the remote refused, or no code came."""
+    if not secrets.compare_digest(params.get("state", "").encode(), state.encode()):
+        raise AuthError(
+            f"{connection}: the redirect's state is not the one ihost sent (a stale or "
+            f"forged redirect); run `ihost auth {connection}` again"
+        )
+    if "error" in params:
+        words = ": ".join(p for p in (params["error"], params.get("error_description")) if p)
+        raise AuthError(f"{connection}: the remote did not authorize ihost ({words})")
+    code = params.get("code")
+    if not code:
+        raise AuthError(f"{connection}: the redirect carries no code")
+    return code
+
+
+def _pasted(address: str, redirect_uri: str, connection: str) -> dict[str, str]:
+    """The query of the address the user pasted, which must be the redirect URI's."""
+    address = address.strip()
+    parts, expected = urlsplit(address), urlsplit(redirect_uri)
+    if parts._replace(query="", fragment="") != expected._replace(query="", fragment=""):
+        raise AuthError(
+            f"{connection}: that is not an address at the redirect URI {redirect_uri}; "
+            f"run `ihost auth {connection} --paste` again and paste the whole address"
+        )
+    return dict(parse_qsl(parts.query))
 
 
 def authorize(
@@ -120,31 +142,46 @@ def authorize(
     say: Callable[[str], None],
     timeout: float,
     open_browser: bool = False,
+    paste: Callable[[], str] | None = None,
 ) -> None:
     """Run the authorization of `connection` through `flow`, talking to the user with `say`.
-    Stores the tokens in the flow's vault."""
+    Stores the tokens in the flow's vault. With `paste` (which reads one line from the
+    user), the code comes from the redirected address the user pastes, not from a
+    listener on 127.0.0.1; the connection's registered redirect URI is then required."""
     if flow.vault is None:
         raise ConfigError(
             f"{connection}: its connector keeps no tokens (it must build its "
             "OAuth2AuthorizationCode with vault=context.tokens)"
         )
     flow.vault.check_key()
-    receiver = RedirectReceiver(flow.redirect_uri)
+    if paste is not None and flow.redirect_uri is None:
+        raise ConfigError(
+            f"{connection}: --paste needs the redirect URI registered with the remote "
+            "(the connection's redirect_uri setting)"
+        )
+    receiver = None if paste is not None else RedirectReceiver(flow.redirect_uri)
+    redirect_uri = receiver.redirect_uri if receiver is not None else str(flow.redirect_uri)
     try:
         state = secrets.token_urlsafe(24)
         verifier, challenge = pkce_pair() if flow.pkce else (None, None)
-        url = flow.authorization_url(receiver.redirect_uri, state, challenge)
+        url = flow.authorization_url(redirect_uri, state, challenge)
         say(f"Open this URL in a browser and allow ihost access for {connection}:")
         say("")
         say(f"  {url}")
         say("")
-        say(f"Waiting up to {timeout:g} s for the redirect to {receiver.redirect_uri} ...")
         if open_browser:
             webbrowser.open(url)
-        code = receiver.wait(state, timeout, connection)
+        if receiver is None:
+            assert paste is not None
+            say(f"Then paste the address the browser was sent to ({redirect_uri}?code=...):")
+            code = code_of(_pasted(paste(), redirect_uri, connection), state, connection)
+        else:
+            say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} ...")
+            code = receiver.wait(state, timeout, connection)
     finally:
-        receiver.close()
-    flow.exchange(code, receiver.redirect_uri, verifier)
+        if receiver is not None:
+            receiver.close()
+    flow.exchange(code, redirect_uri, verifier)
 
 
 def authorize_at_sandbox(flow: OAuth2AuthorizationCode) -> None:

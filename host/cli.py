@@ -299,16 +299,28 @@ class _CheckFailed(IntegrationError):
     show_default=True,
     help="Seconds to wait for the redirect.",
 )
+@click.option(
+    "--paste",
+    is_flag=True,
+    help="Paste the address the browser was sent to (an HTTPS redirect URI ihost cannot "
+    "listen on).",
+)
 @click.option("--new-key", is_flag=True, help="Print a new key for IHOST_SECRET_KEY and stop.")
 @click.pass_obj
 def auth_command(
-    obj: Context, connection: str | None, open_browser: bool, timeout: float, new_key: bool
+    obj: Context,
+    connection: str | None,
+    open_browser: bool,
+    timeout: float,
+    paste: bool,
+    new_key: bool,
 ) -> None:
     """Authorize CONNECTION with its remote (OAuth2 authorization code) and store its tokens.
 
     Prints the URL to open in a browser; the remote sends the browser back to 127.0.0.1,
-    where ihost takes the code and exchanges it for tokens. They are stored in the store,
-    encrypted with the key in $IHOST_SECRET_KEY (`ihost auth --new-key` makes one)."""
+    where ihost takes the code and exchanges it for tokens (with --paste, you paste the
+    address the browser was sent to). They are stored in the store, encrypted with the
+    key in $IHOST_SECRET_KEY (`ihost auth --new-key` makes one)."""
     from host.authorize import authorize
     from host.tokens import new_key as make_key
 
@@ -325,7 +337,14 @@ def auth_command(
                 f"{connection} ({conn.info.name}) does not sign in with OAuth2 authorization "
                 "code: it needs no `ihost auth`"
             )
-        authorize(flow, connection, say=click.echo, timeout=timeout, open_browser=open_browser)
+        authorize(
+            flow,
+            connection,
+            say=click.echo,
+            timeout=timeout,
+            open_browser=open_browser,
+            paste=sys.stdin.readline if paste else None,
+        )
     click.echo(f"{connection}: authorized; its tokens are stored, encrypted, in the store")
 
 

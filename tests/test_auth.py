@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
@@ -571,6 +571,48 @@ def test_the_registered_redirect_uri_is_listened_on(
     assert httpx.get(location).status_code == 200
     assert flow.outcome() is None
     assert vault.read() is not None
+
+
+def test_an_https_redirect_uri_is_pasted(
+    tmp_path: Path, erp: OAuthRecordSandbox, key: str, vault: TokenVault
+) -> None:
+    """Lightspeed registers only HTTPS redirect URIs, which no listener on 127.0.0.1 gets:
+    the user pastes the address the browser was sent to (`ihost auth erp --paste`)."""
+    redirect = "https://merchant.example/ihost/callback"
+    erp.oauth.redirect_uri = redirect
+    path = write_config(tmp_path, {"erp": ("testoauth", erp)}, "")
+    path.write_text(path.read_text() + f'redirect_uri = "{redirect}"\n')
+    config = load_config(path, discover())
+    lines: list[str] = []
+    pasted: list[str] = []
+
+    def paste() -> str:  # the user follows the URL, and pastes where the browser landed
+        url = next(line for line in lines if line.startswith("  http")).strip()
+        pasted.append(redirect_of(url))
+        return pasted[-1] + "\n"
+
+    def run(answer: Callable[[], str]) -> None:
+        with config.connect("erp", discover()) as conn:
+            authorize(conn.hook.oauth2_flow(), "erp", say=lines.append, timeout=5, paste=answer)
+
+    with pytest.raises(AuthError, match="not an address at the redirect URI"):
+        run(lambda: "https://elsewhere.example/ihost/callback?code=x&state=y")
+    assert vault.read() is None
+    lines.clear()
+    run(paste)
+    assert pasted[0].startswith(redirect + "?")
+    assert any("paste the address the browser was sent to" in line for line in lines)
+    assert vault.read() is not None
+    with config.connect("erp", discover()) as conn:
+        conn.hook.check_connection()
+
+
+def test_paste_needs_the_registered_redirect_uri(config_with_key: Config) -> None:
+    with (
+        config_with_key.connect("erp", discover()) as conn,
+        pytest.raises(ConfigError, match="--paste needs the redirect URI"),
+    ):
+        authorize(conn.hook.oauth2_flow(), "erp", say=print, timeout=5, paste=lambda: "")
 
 
 @pytest.mark.parametrize(
