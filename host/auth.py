@@ -29,6 +29,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -102,9 +103,11 @@ class Tokens:
             raise ValueError("its refresh_token is not a string")
         expires_in = answer.get("expires_in")
         try:
-            lifetime = float(expires_in) if expires_in is not None else None
+            lifetime = None if expires_in is None else float(expires_in)
         except (TypeError, ValueError):
-            raise ValueError(f"its expires_in is not a number: {expires_in!r}") from None
+            lifetime = math.nan
+        if isinstance(expires_in, bool) or not (lifetime is None or 0 <= lifetime < math.inf):
+            raise ValueError(f"its expires_in is not a number of seconds: {expires_in!r}")
         tokens = cls(
             access_token=access,
             refresh_token=refresh or keep_refresh,

@@ -33,6 +33,11 @@ class _Server(HTTPServer):
     path: str
     received: dict[str, str] | None = None
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a client that drops its connection (a closed tab) is no error of ihost's: no
+        # traceback on the terminal; the wait goes on
+        return
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -69,14 +74,7 @@ class RedirectReceiver:
         if redirect_uri is None:
             host, port, path = "127.0.0.1", 0, CALLBACK_PATH
         else:
-            parts = urlsplit(redirect_uri)
-            if parts.scheme != "http" or parts.hostname not in LOOPBACK_NAMES or not parts.port:
-                raise ConfigError(
-                    f"redirect URI {redirect_uri} cannot reach `ihost auth`: it must be "
-                    "http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH, or use "
-                    "`ihost auth --paste`"
-                )
-            host, port, path = parts.hostname, parts.port, parts.path or "/"
+            host, port, path = _loopback(redirect_uri)
         try:
             self._server = _Server(("127.0.0.1", port), _Handler)
         except OSError as exc:
@@ -104,6 +102,23 @@ class RedirectReceiver:
             self._server.timeout = left
             self._server.handle_request()
         return code_of(self._server.received, state, connection)
+
+
+def _loopback(redirect_uri: str) -> tuple[str, int, str]:
+    """The host, port and path of `redirect_uri`; ConfigError when `ihost auth` cannot
+    listen there."""
+    try:
+        parts = urlsplit(redirect_uri)
+        port = parts.port
+    except ValueError:  # a port out of range or not a number, a broken IPv6 address
+        port = None
+    if not port or parts.scheme != "http" or parts.hostname not in LOOPBACK_NAMES:
+        raise ConfigError(
+            f"redirect URI {redirect_uri} cannot reach `ihost auth`: it must be "
+            "http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH, or use "
+            "`ihost auth --paste`"
+        )
+    return str(parts.hostname), port, parts.path or "/"
 
 
 def code_of(params: Mapping[str, str], state: str, connection: str) -> str:

@@ -184,6 +184,12 @@ class TokenVault:
     def _open(self, sealed: str) -> Tokens:
         from cryptography.fernet import InvalidToken
 
+        damaged = ConfigError(
+            f"the OAuth2 tokens stored for connection {self.connection!r} are damaged: "
+            f"authorize again with `ihost auth {self.connection}`"
+        )
+        if not isinstance(sealed, str) or not sealed.isascii():
+            raise damaged
         try:
             content = self._key().decrypt(sealed.encode("ascii"))
         except InvalidToken:
@@ -192,7 +198,12 @@ class TokenVault:
                 f"{self.connection!r} (they were stored under another key): set that key, or "
                 f"authorize again with `ihost auth {self.connection}`"
             ) from None
-        tokens = Tokens(**json.loads(content))
+        try:
+            tokens = Tokens(**json.loads(content))
+        except (ValueError, TypeError):  # not JSON, not an object, other fields
+            raise damaged from None
+        if not isinstance(tokens.access_token, str):
+            raise damaged
         tokens.register()
         return tokens
 
