@@ -42,7 +42,7 @@ import httpx
 
 from host.errors import AuthError, RemoteUnavailable, TransientError
 from host.http import HttpClient
-from host.secrets import redact, redactor
+from host.secrets import redact, redactor, secret_problem
 
 if TYPE_CHECKING:
     from host.tokens import StoredTokens, TokenVault
@@ -98,6 +98,8 @@ class Tokens:
         access = answer.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("the answer holds no access_token")
+        if problem := secret_problem(access):  # it could not go into a header
+            raise ValueError(f"its access_token {problem}")
         refresh = answer.get("refresh_token")
         if refresh is not None and not isinstance(refresh, str):
             raise ValueError("its refresh_token is not a string")

@@ -29,6 +29,15 @@ def test_an_expires_in_that_is_no_lifetime_makes_the_answer_unusable(expires_in:
         Tokens.from_answer(answer)
 
 
+@pytest.mark.parametrize("token", ["access\r\nX-Injected: 1", "access\x00token"])
+def test_an_access_token_that_cannot_go_into_a_header_makes_the_answer_unusable(
+    token: str,
+) -> None:
+    # httpx refuses the header on every request: a transient error, retried, forever
+    with pytest.raises(ValueError, match="access_token"):
+        Tokens.from_answer({"access_token": token, "expires_in": 3600})
+
+
 def test_an_expires_in_in_a_string_is_read() -> None:
     tokens = Tokens.from_answer({"access_token": "access-token-1", "expires_in": "3600"})
     assert tokens.expires_at is not None and not tokens.due(60)
