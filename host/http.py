@@ -197,8 +197,50 @@ class CostBucket:
 Limiter = RequestRate | CostBucket
 
 
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that must arrive whole by `deadline` (time.monotonic): httpx's read
+    timeout bounds each read, so a remote trickling a byte now and then would hold a call
+    for ever."""
+
+    def __init__(self, inner: httpx.SyncByteStream, deadline: float, seconds: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._seconds = seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(f"the answer did not arrive whole in {self._seconds:g} s")
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AnswerDeadline(httpx.BaseTransport):
+    """A transport whose answers must arrive whole within `seconds` of being asked for."""
+
+    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self._seconds
+        response = self._inner.handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _DeadlineStream(response.stream, deadline, self._seconds)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class HttpClient:
     """An httpx client with the host's timeouts, retries, rate limiting and error mapping.
+
+    `timeout` bounds each read (and `connect_timeout` the connection); `answer_timeout`
+    (four times `timeout` unless given) bounds the whole body of an answer, so a remote that
+    trickles its answer a byte at a time times out like one that hangs.
 
     Subclass and override `error_message` to extract the remote's own words from
     an error body, or `observe` to feed a CostBucket from response headers.
@@ -212,6 +254,7 @@ class HttpClient:
         auth: httpx.Auth | tuple[str, str] | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        answer_timeout: float | None = None,
         retries: int = 5,
         backoff: float = 0.5,
         max_backoff: float = 60.0,
@@ -237,8 +280,9 @@ class HttpClient:
             follow_redirects=False,
             # headers and body go out as separate writes: without TCP_NODELAY the body waits
             # for the server's delayed ACK, 40 ms on every POST
-            transport=httpx.HTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            transport=_AnswerDeadline(
+                httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
+                answer_timeout or 4 * timeout,
             ),
         )
 

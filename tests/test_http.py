@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import deque
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from host.errors import AuthError, RateLimited, RemoteRejected, RemoteUnavailable, TransientError
@@ -28,7 +30,21 @@ class ScriptedSandbox(Sandbox):
         self.script: deque[tuple[int, dict[str, str], object]] = deque()
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/scripted", self._scripted, methods=["GET", "POST"])]
+        return [
+            Route("/scripted", self._scripted, methods=["GET", "POST"]),
+            Route("/trickle", self._trickle),
+        ]
+
+    async def _trickle(self, request: Request) -> Response:
+        """A body that comes a byte every 0.2 s for 6 s: each read is quick, the whole slow."""
+
+        async def drip() -> AsyncIterator[bytes]:
+            for _ in range(30):
+                yield b" "
+                await asyncio.sleep(0.2)
+            yield b"{}"
+
+        return StreamingResponse(drip(), media_type="application/json")
 
     async def _scripted(self, request: Request) -> Response:
         status, headers, body = self.script.popleft() if self.script else (200, {}, {"ok": 1})
@@ -166,3 +182,15 @@ def test_request_rate_spaces_requests() -> None:
 
 def test_rate_limited_is_transient() -> None:
     assert issubclass(RateLimited, TransientError)
+
+
+def test_an_answer_trickled_a_byte_at_a_time_times_out(server: ScriptedSandbox) -> None:
+    """Each read comes within the timeout; the whole answer does not come within
+    answer_timeout, so the call fails as a timeout instead of waiting on the remote."""
+    sleeps = Sleeps()
+    with (
+        client(server, sleeps, timeout=1, answer_timeout=1, retries=2) as http,
+        pytest.raises(TransientError, match="timed out"),
+    ):
+        http.get("/trickle")
+    assert len(server.calls_to("/trickle")) == 2  # a read, tried again once
