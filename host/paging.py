@@ -36,7 +36,10 @@ One class per shape:
 Records and the values that say where paging ends are found with a `Locator`: a dotted
 path into the page's JSON body (`"data"`, `"_meta.totalCount"`, `"@attributes.next"`), or
 a callable that takes the body (for a remote that answers one record as an object rather
-than a list of one, say). A path that is absent or null reads as no records.
+than a list of one, say). A path that is absent or null reads as no records; a page that
+is not a JSON object, records that are not a list, and a count, total or page count that is
+not a whole number of at least 0 raise PagingError, as does a `count` below the records its
+page holds (the offset would move back over them).
 
 `page_size` must not exceed what the remote serves in one page: a shorter page ends the
 paging where the end is a short page. A remote that would be paged forever raises
@@ -185,25 +188,43 @@ def _named(where: Locator) -> str:
     return where if isinstance(where, str) else getattr(where, "__name__", repr(where))
 
 
+def _kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (str, bytes)):
+        return "text"
+    return "an object" if isinstance(value, Mapping) else "a list"
+
+
 def _records(body: Any, where: Locator) -> Sequence[Any]:
+    if isinstance(where, str) and body is not None and not isinstance(body, Mapping):
+        raise PagingError(f"the page is {_kind(body)}, not an object holding {where}")
     value = locate(body, where)
     if value is None:
         return []
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise PagingError(f"the records at {_named(where)} are {type(value).__name__}, not a list")
+        raise PagingError(f"the records at {_named(where)} are {_kind(value)}, not a list")
     return value
 
 
 def _number(body: Any, where: Locator | None) -> int | None:
+    """The count at `where` (a whole number of at least 0, or its digits), None if absent."""
     if where is None:
         return None
     value = locate(body, where)
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PagingError(f"{_named(where)} is {value!r}, not a number") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = json.dumps(value) if isinstance(value, (int, float)) else _kind(value)
+        raise PagingError(f"{_named(where)} is {shown}, not a count")
+    return value
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -246,6 +267,10 @@ class OffsetLimit:
         offset = int(request.value(self.offset_param, in_body=self.in_body))
         found = _records(page.body, self.records)
         count = _number(page.body, self.count)
+        if self.count is not None and count is not None and count < len(found):
+            raise PagingError(
+                f"{_named(self.count)} counts {count} records on a page that holds {len(found)}"
+            )
         served = len(found) if count is None else count
         if not served:
             return found, None

@@ -57,6 +57,7 @@ class PagesSandbox(Sandbox):
         self.page_count: int | None = None  # declare this page count, whatever is true
         self.next_override: str | None = None  # answer this next link
         self.stuck_cursor = False  # answer the same endCursor on every page
+        self.extra: dict[str, Any] = {}  # add these to every offset and page-number answer
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -77,7 +78,7 @@ class PagesSandbox(Sandbox):
         if query.get("status") != "open":
             return _bad("the caller's own params must go out with every page")
         data = self._window(int(query["offset"]), int(query["limit"]))
-        return JSONResponse({"data": data, "total": len(self.items)})
+        return JSONResponse({"data": data, "total": len(self.items), **self.extra})
 
     async def _receipts(self, request: Request) -> Response:
         """BuchhaltungsButler: limit and offset in the JSON body, `rows` = this page's count."""
@@ -85,7 +86,8 @@ class PagesSandbox(Sandbox):
         if request.query_params or body.get("api_key") != "key-1":
             return _bad("paging goes in the body, beside the caller's fields")
         data = self._window(int(body["offset"]), int(body["limit"]))
-        return JSONResponse({"success": True, "message": "", "rows": len(data), "data": data})
+        body = {"success": True, "message": "", "rows": len(data), "data": data, **self.extra}
+        return JSONResponse(body)
 
     async def _afas(self, request: Request) -> Response:
         query = request.query_params
@@ -104,7 +106,7 @@ class PagesSandbox(Sandbox):
             "pageCount": pages,
             "nextPage": f"{self.base_url}/v1/items?page={page + 1}&pageSize={size}" if more else "",
         }
-        return JSONResponse({"_data": data, "_meta": meta})
+        return JSONResponse({"_data": data, "_meta": meta, **self.extra})
 
     async def _lightspeed(self, request: Request) -> Response:
         """An opaque `after` cursor in a full `@attributes.next` URL; one item is an object."""
@@ -409,8 +411,44 @@ def test_max_pages_stops_a_remote_that_has_more(remote: PagesSandbox, client: Ht
 def test_records_that_are_not_a_list_are_refused(remote: PagesSandbox, client: HttpClient) -> None:
     remote.items = remote.items[:1]  # Lightspeed's one item is an object, not a list
     paging = NextLink("Item", next_link="@attributes.next")
-    with pytest.raises(PagingError, match="page 1: the records at Item are dict, not a list"):
+    with pytest.raises(PagingError, match="page 1: the records at Item are an object, not a list"):
         list(client.paginate("GET", "/API/V3/Item.json", paging))
+
+
+def test_a_page_that_is_not_an_object_is_refused(client: HttpClient) -> None:
+    """A list where an object holding the records was expected is not an empty page."""
+    with pytest.raises(PagingError, match="pages: page 1: the page is a list, not an object"):
+        list(client.paginate("GET", "/linked/1", SkipTake("rows"), params={"limit": 3}))
+
+
+@pytest.mark.parametrize(
+    ("declared", "said"), [(-1, "-1"), (2.5, "2.5"), (True, "true"), ("many", "text")]
+)
+@pytest.mark.parametrize("shape", ["offset", "page_count"])
+def test_a_total_or_page_count_that_is_not_a_count_is_refused(
+    remote: PagesSandbox, client: HttpClient, shape: str, declared: Any, said: str
+) -> None:
+    """Read as a count, it would end the paging early or late (-1 ends it after page 1)."""
+    _, method, path, params, _ = SHAPES[shape]
+    paging: Paginator
+    if shape == "offset":
+        paging, key = OffsetLimit("data", page_size=3, total="total"), "total"
+    else:
+        paging, key = PageNumber("_data", page_size=3, pages="pageCount"), "pageCount"
+    remote.extra = {key: declared}
+    with pytest.raises(PagingError, match=f"pages: page 1: {key} is {said}, not a count"):
+        list(client.paginate(method, path, paging, params=params))
+    assert len(remote.calls) == 1
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_a_count_below_the_records_of_its_page_is_refused(
+    remote: PagesSandbox, client: HttpClient, rows: int
+) -> None:
+    """Moving the offset by it would read records again (2) or end early (0)."""
+    remote.extra = {"rows": rows}
+    with pytest.raises(PagingError, match=f"page 1: rows counts {rows} records on a page that"):
+        list(read(client, "body"))
 
 
 def test_a_page_that_is_not_json(remote: PagesSandbox) -> None:
