@@ -79,7 +79,9 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def redact_url(url: httpx.URL) -> str:
     """The URL fit for logs and messages: secret query values as ***, values that may
-    be personal data (a searched e-mail, a name) as …; paging and plain numbers stay."""
+    be personal data (a searched e-mail, a name) as …; paging and plain numbers stay. A user
+    name and password in the URL and its #fragment (never sent) are left out."""
+    url = url.copy_with(userinfo=b"", fragment=None)
     if not url.query:
         return redact(str(url))
 

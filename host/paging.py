@@ -165,7 +165,11 @@ def paginate(
 
 
 def _fingerprint(method: str, url: str, params: Any, body: Any) -> bytes:
-    text = json.dumps([method, url, params, body], sort_keys=True, default=str)
+    """The same for the same page, whatever the order of its query or a #fragment."""
+    target = httpx.URL(url)
+    query = sorted(target.params.multi_items() + httpx.QueryParams(params or {}).multi_items())
+    place = str(target.copy_with(query=None, fragment=None))
+    text = json.dumps([method, place, query, body], sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
@@ -361,7 +365,9 @@ class NextLink:
 
     The link is requested as given (its query replaces the first request's params) with
     the first request's method, headers and body. A relative link is resolved against the
-    page it came from; a link to another origin is refused (PagingError).
+    page it came from; a link to another origin, one with a user name or password, or one
+    that is no URL (too long, say) is refused (PagingError). The same link with its query in
+    another order is the same page: a repeat.
     `page_size` (optional) goes out as `size_param` on the first request only.
     """
 
@@ -387,14 +393,24 @@ class NextLink:
             link = next_link_header(page.headers)
         else:
             link = locate(page.body, self.next_link)
+        if isinstance(link, str):
+            link = link.strip()
         if not link:
             return found, None
+        where = _named(self.next_link) if self.next_link is not None else "Link"
         if not isinstance(link, str):
-            where = _named(self.next_link) if self.next_link is not None else "Link"
-            raise PagingError(f"the next link at {where} is {type(link).__name__}, not a URL")
+            raise PagingError(f"the next link at {where} is {_kind(link)}, not a URL")
         if page.url is None:
             raise PagingError("a next link needs the URL of the page it came from")
-        target = page.url.join(link)
+        try:
+            target = page.url.join(link)
+        except httpx.InvalidURL as exc:
+            raise PagingError(f"the next link at {where} is not a URL to follow: {exc}") from None
+        if target.userinfo:
+            raise PagingError(
+                f"the next link at {where} holds a user name or password: refused (credentials "
+                "go as the connection is configured only)"
+            )
         if _origin(target) != _origin(page.url):
             raise PagingError(
                 f"the next link leads to {_origin(target)}, not {_origin(page.url)}: refused "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from host.errors import RemoteUnavailable, TransientError
+from host.errors import RemoteRejected, RemoteUnavailable, TransientError
 from host.http import HttpClient
 from host.paging import (
     GraphQLConnection,
@@ -359,6 +360,59 @@ def test_a_next_link_to_another_port_is_refused(remote: PagesSandbox, client: Ht
         list(read(client, "next_link"))
     assert "key-1" not in str(caught.value)
     assert isinstance(caught.value, RemoteUnavailable)  # a run stops with its cursor kept
+
+
+def test_a_next_link_with_a_password_is_refused_unsaid(
+    remote: PagesSandbox, client: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Followed, it would go out as a Basic Authorization the connection never configured."""
+    caplog.set_level(logging.DEBUG, logger="host.http")
+    remote.next_override = f"http://me:pw-123@127.0.0.1:{remote.port}/API/V3/Item.json?after=WzNd"
+    with pytest.raises(PagingError, match=r"page 1: the next link at @attributes\.next holds a"):
+        list(read(client, "next_link"))
+    assert len(remote.calls) == 1
+    assert "pw-123" not in caplog.text
+
+
+def test_a_next_link_keeps_its_secrets_and_personal_data_out_of_logs_and_errors(
+    remote: PagesSandbox, client: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="host.http")
+    remote.next_override = (
+        f"{remote.base_url}/API/V3/Gone.json?api_token=tok-789&email=ann%40x.example"
+        "#access_token=frag-456"
+    )
+    with pytest.raises(RemoteRejected, match="pages rejected GET") as caught:
+        list(read(client, "next_link"))
+    for text in (str(caught.value), caplog.text):
+        assert "tok-789" not in text and "ann" not in text and "frag-456" not in text
+
+
+def test_a_next_link_that_is_too_long_is_refused(remote: PagesSandbox, client: HttpClient) -> None:
+    remote.next_override = f"{remote.base_url}/API/V3/Item.json?after=" + "W" * 70_000
+    with pytest.raises(
+        PagingError, match=r"page 1: the next link .* not a URL to follow: URL too long"
+    ):
+        list(read(client, "next_link"))
+    assert len(remote.calls) == 1
+
+
+def test_a_blank_next_link_ends(remote: PagesSandbox, client: HttpClient) -> None:
+    remote.next_override = "  "
+    assert ids(read(client, "next_link")) == [1, 2, 3]
+    assert len(remote.calls) == 1
+
+
+def test_a_next_link_to_the_same_page_with_its_query_reordered_is_a_repeat(
+    remote: PagesSandbox, client: HttpClient
+) -> None:
+    """Page 1 is asked for as ?sort=itemID&limit=3; its link to ?limit=3&sort=itemID would
+    serve its records again."""
+    remote.next_override = f"{remote.base_url}/API/V3/Item.json?limit=3&sort=itemID"
+    records = client.paginate("GET", "/API/V3/Item.json", LIGHTSPEED, params={"sort": "itemID"})
+    with pytest.raises(PagingError, match="page 2 would ask again for a page already read"):
+        list(records)
+    assert len(remote.calls) == 1
 
 
 def test_a_remote_that_repeats_a_cursor_is_stopped(
