@@ -10,6 +10,8 @@ the interpreter of `ihost`) checks them all, prompted and derived ones included.
 
 from __future__ import annotations
 
+import importlib.util
+import keyword
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -110,6 +112,18 @@ def answer_problems(
                 f"{key}: {value!r} will not do: {rule}, at most {most} characters "
                 f"(give another with --set {key}=...)"
             )
+    package = str(answers.get("package", ""))
+    if re.fullmatch(_NAMES["package"][0], package) and (
+        keyword.iskeyword(package) or importlib.util.find_spec(package) is not None
+    ):
+        why = (
+            "Python reserves it"
+            if keyword.iskeyword(package)
+            else "an installed module has that name, and one of the two would not import"
+        )
+        problems.append(
+            f"package: {package!r} will not do: {why} (give another with --set package=...)"
+        )
     for key, least in (("images", 0), ("stock_batch", 1)):
         if key in answers and not (str(answers[key]).isdigit() and int(answers[key]) >= least):
             problems.append(f"{key}: a whole number of at least {least}, not {answers[key]!r}")
