@@ -362,3 +362,15 @@ def test_an_output_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
         result = run_ihost("new-plugin", "--output-dir", str(output_dir), "--no-input")
         assert result.code == 2
         assert result.err.strip() == f"new-plugin: --output-dir {output_dir}: {file} is a file"
+
+
+def test_a_system_name_with_accents_makes_plain_names(tmp_path: Path) -> None:
+    """Café Kassa: the package, plugin and classes take its letters without the accents
+    (not "café_kassa", which no plugin name may be, nor "CafPlugin"), and pass the lint."""
+    result = run_ihost(
+        "new-plugin", "--output-dir", str(tmp_path), "--no-input", "--set", "system=Café Kassa"
+    )
+    assert result.code == 0, result.err
+    package = tmp_path / "cafe_kassa"
+    assert "class CafePlugin:" in (package / "ihost_cafe_kassa" / "plugin.py").read_text()
+    assert _lint(tmp_path) == []
