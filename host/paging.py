@@ -153,7 +153,10 @@ def paginate(
                 "repeated a cursor or next link): stopped rather than page forever"
             )
         seen.add(key)
-        page = send(wanted)
+        try:
+            page = send(wanted)
+        except PagingError as exc:
+            raise PagingError(f"{name}: page {number}: {exc}") from None
         if page.url is not None:  # a link may name a page by its full URL
             seen.add(_fingerprint(wanted.method, str(page.url), None, wanted.json))
         try:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from host.errors import RemoteRejected, RemoteUnavailable, TransientError
@@ -69,6 +69,7 @@ class PagesSandbox(Sandbox):
             Route("/API/V3/Item.json", self._lightspeed),
             Route("/linked/{number:int}", self._linked),
             Route("/graphql", self._graphql, methods=["POST"]),
+            Route("/moved", lambda request: RedirectResponse("/login", status_code=302)),
         ]
 
     def _window(self, start: int, size: int) -> list[dict[str, Any]]:
@@ -505,6 +506,14 @@ def test_a_count_below_the_records_of_its_page_is_refused(
         list(read(client, "body"))
 
 
+def test_a_redirect_instead_of_a_page_is_refused(remote: PagesSandbox, client: HttpClient) -> None:
+    """Not followed (it may lead to another host), nor read as an empty last page."""
+    remote.next_override = f"{remote.base_url}/moved"
+    with pytest.raises(PagingError, match=r"^pages: page 2: GET http://\S+/moved answered 302, a"):
+        list(read(client, "next_link"))
+    assert paths(remote) == ["/API/V3/Item.json", "/moved"]
+
+
 def test_a_page_that_is_not_json(remote: PagesSandbox) -> None:
     class Text(Sandbox):
         def routes(self) -> list[BaseRoute]:
@@ -513,7 +522,9 @@ def test_a_page_that_is_not_json(remote: PagesSandbox) -> None:
     with (
         Text() as text,
         HttpClient(text.base_url, name="text") as http,
-        pytest.raises(PagingError, match="answered a page that is not JSON"),
+        pytest.raises(
+            PagingError, match=r"^text: page 1: GET http://.* answered a page that is not"
+        ),
     ):
         list(http.paginate("GET", "/t", SkipTake("rows")))
 
