@@ -784,6 +784,9 @@ def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None
     questions = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
     if problems := answer_problems(answers, questions):
         raise ConfigError(problems[0], [f"--set {problem}" for problem in problems])
+    out = Path(output_dir)
+    if file := next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None):
+        raise ConfigError(f"new-plugin: --output-dir {output_dir}: {file} is a file")
     interactive = not no_input and sys.stdin.isatty()
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # its failures are ours to say
     try:
@@ -797,6 +800,8 @@ def new_plugin(output_dir: str, no_input: bool, values: tuple[str, ...]) -> None
         raise ConfigError("new-plugin: the answers above cannot make a connector") from None
     except CookiecutterException as exc:
         raise ConfigError(f"new-plugin: {exc}") from None
+    except OSError as exc:  # a directory that cannot be written, say
+        raise ConfigError(f"new-plugin: --output-dir {output_dir}: {exc}") from None
     click.echo(f"created {created}")
     click.echo(f"next: pip install -e {created} && pytest {created}/tests && ihost plugins")
 

@@ -79,7 +79,9 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def redact_url(url: httpx.URL) -> str:
     """The URL fit for logs and messages: secret query values as ***, values that may
-    be personal data (a searched e-mail, a name) as …; paging and plain numbers stay."""
+    be personal data (a searched e-mail, a name) as …; paging and plain numbers stay. A user
+    name and password in the URL and its #fragment (never sent) are left out."""
+    url = url.copy_with(userinfo=b"", fragment=None)
     if not url.query:
         return redact(str(url))
 
@@ -404,7 +406,9 @@ class HttpClient:
 
     def fetch_page(self, request: PageRequest) -> Page:
         """Send one page's request (a read, so repeated on transient failures) and
-        return the page with its decoded JSON body."""
+        return the page with its decoded JSON body; PagingError for a redirect (not followed:
+        it may lead to another host, or to a login page that would read as no records) or
+        an answer that is not JSON."""
         response = self.request(
             request.method,
             request.url,
@@ -413,13 +417,13 @@ class HttpClient:
             headers=request.headers,
             idempotent=True,
         )
+        where = f"{request.method} {redact_url(response.url)}"
+        if response.is_redirect:
+            raise PagingError(f"{where} answered {response.status_code}, a redirect, not a page")
         try:
             body = response.json() if response.content else None
         except ValueError:
-            raise PagingError(
-                f"{self.name}: {request.method} {redact_url(response.url)} answered a page "
-                "that is not JSON"
-            ) from None
+            raise PagingError(f"{where} answered a page that is not JSON") from None
         return Page(body, response.url, response.headers)
 
     def _send(

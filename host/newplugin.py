@@ -2,15 +2,18 @@
 
 The template renders from the project's own vocabulary: `TemplateVocabulary` is the Jinja
 extension its cookiecutter.json names, giving the template the entities, order types and
-record classes of host.vocabulary and host.models, and the `class_prefix` filter. The
-answers are checked here, by `answer_problems`: the command checks the `--set` answers
-before anything is rendered, the template's pre-generation hook (run by cookiecutter with
+record classes of host.vocabulary and host.models, and the `class_prefix` and `unaccented`
+filters. The answers are checked here, by `answer_problems`: the command checks the `--set`
+answers before anything is rendered, the template's pre-generation hook (run by cookiecutter with
 the interpreter of `ihost`) checks them all, prompted and derived ones included.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import keyword
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,7 +23,7 @@ from jinja2.ext import Extension
 from host.models import RECORD_TYPES
 from host.vocabulary import ENTITIES, ORDER_TYPES
 
-__all__ = ["TemplateVocabulary", "answer_problems", "class_prefix", "listed"]
+__all__ = ["TemplateVocabulary", "answer_problems", "class_prefix", "listed", "unaccented"]
 
 #: answer -> (pattern, most characters, the rule in words); the lengths keep the generated
 #: code within the line length of the repository's lint
@@ -32,11 +35,16 @@ _NAMES = {
 }
 
 
+def unaccented(text: str) -> str:
+    """`text` with the accents taken off its letters ("Café Zürich" -> "Cafe Zurich")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def class_prefix(system: str) -> str:
     """The prefix of a connector's class names: the first word of the system's name, its
     first letter upper case, letters and digits only ("Acme ERP" -> "Acme", "eBay" -> "EBay",
-    "acme-erp" -> "Acme"). Empty when the name has no such word."""
-    words = re.split(r"[\s_-]+", system.strip())
+    "acme-erp" -> "Acme", "Café Kassa" -> "Cafe"). Empty when the name has no such word."""
+    words = re.split(r"[\s_-]+", unaccented(system).strip())
     word = re.sub(r"[^A-Za-z0-9]", "", words[0]) if words else ""
     return word[:1].upper() + word[1:]
 
@@ -50,8 +58,8 @@ def listed(answer: str, vocabulary: Iterable[str]) -> list[str]:
 class TemplateVocabulary(Extension):
     """The template's globals: `entities`, `order_types` (host.vocabulary), `record_types`
     (entity -> the name of its record class, host.models.RECORD_TYPES); its filters:
-    `class_prefix`, `entities_in` and `order_types_in` (the terms of an answer, in the
-    vocabulary's order)."""
+    `class_prefix`, `unaccented`, `entities_in` and `order_types_in` (the terms of an answer,
+    in the vocabulary's order)."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -62,6 +70,7 @@ class TemplateVocabulary(Extension):
         )
         environment.filters.update(
             class_prefix=class_prefix,
+            unaccented=unaccented,
             entities_in=lambda answer: listed(answer, ENTITIES),
             order_types_in=lambda answer: listed(answer, ORDER_TYPES),
         )
@@ -110,6 +119,18 @@ def answer_problems(
                 f"{key}: {value!r} will not do: {rule}, at most {most} characters "
                 f"(give another with --set {key}=...)"
             )
+    package = str(answers.get("package", ""))
+    if re.fullmatch(_NAMES["package"][0], package) and (
+        keyword.iskeyword(package) or importlib.util.find_spec(package) is not None
+    ):
+        why = (
+            "Python reserves it"
+            if keyword.iskeyword(package)
+            else "an installed module has that name, and one of the two would not import"
+        )
+        problems.append(
+            f"package: {package!r} will not do: {why} (give another with --set package=...)"
+        )
     for key, least in (("images", 0), ("stock_batch", 1)):
         if key in answers and not (str(answers[key]).isdigit() and int(answers[key]) >= least):
             problems.append(f"{key}: a whole number of at least {least}, not {answers[key]!r}")

@@ -36,7 +36,10 @@ One class per shape:
 Records and the values that say where paging ends are found with a `Locator`: a dotted
 path into the page's JSON body (`"data"`, `"_meta.totalCount"`, `"@attributes.next"`), or
 a callable that takes the body (for a remote that answers one record as an object rather
-than a list of one, say). A path that is absent or null reads as no records.
+than a list of one, say). A path that is absent or null reads as no records; a page that
+is not a JSON object, records that are not a list, and a count, total or page count that is
+not a whole number of at least 0 raise PagingError, as does a `count` below the records its
+page holds (the offset would move back over them).
 
 `page_size` must not exceed what the remote serves in one page: a shorter page ends the
 paging where the end is a short page. A remote that would be paged forever raises
@@ -150,7 +153,10 @@ def paginate(
                 "repeated a cursor or next link): stopped rather than page forever"
             )
         seen.add(key)
-        page = send(wanted)
+        try:
+            page = send(wanted)
+        except PagingError as exc:
+            raise PagingError(f"{name}: page {number}: {exc}") from None
         if page.url is not None:  # a link may name a page by its full URL
             seen.add(_fingerprint(wanted.method, str(page.url), None, wanted.json))
         try:
@@ -162,7 +168,11 @@ def paginate(
 
 
 def _fingerprint(method: str, url: str, params: Any, body: Any) -> bytes:
-    text = json.dumps([method, url, params, body], sort_keys=True, default=str)
+    """The same for the same page, whatever the order of its query or a #fragment."""
+    target = httpx.URL(url)
+    query = sorted(target.params.multi_items() + httpx.QueryParams(params or {}).multi_items())
+    place = str(target.copy_with(query=None, fragment=None))
+    text = json.dumps([method, place, query, body], sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
@@ -185,25 +195,43 @@ def _named(where: Locator) -> str:
     return where if isinstance(where, str) else getattr(where, "__name__", repr(where))
 
 
+def _kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (str, bytes)):
+        return "text"
+    return "an object" if isinstance(value, Mapping) else "a list"
+
+
 def _records(body: Any, where: Locator) -> Sequence[Any]:
+    if isinstance(where, str) and body is not None and not isinstance(body, Mapping):
+        raise PagingError(f"the page is {_kind(body)}, not an object holding {where}")
     value = locate(body, where)
     if value is None:
         return []
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise PagingError(f"the records at {_named(where)} are {type(value).__name__}, not a list")
+        raise PagingError(f"the records at {_named(where)} are {_kind(value)}, not a list")
     return value
 
 
 def _number(body: Any, where: Locator | None) -> int | None:
+    """The count at `where` (a whole number of at least 0, or its digits), None if absent."""
     if where is None:
         return None
     value = locate(body, where)
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PagingError(f"{_named(where)} is {value!r}, not a number") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdecimal():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = json.dumps(value) if isinstance(value, (int, float)) else _kind(value)
+        raise PagingError(f"{_named(where)} is {shown}, not a count")
+    return value
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -246,6 +274,10 @@ class OffsetLimit:
         offset = int(request.value(self.offset_param, in_body=self.in_body))
         found = _records(page.body, self.records)
         count = _number(page.body, self.count)
+        if self.count is not None and count is not None and count < len(found):
+            raise PagingError(
+                f"{_named(self.count)} counts {count} records on a page that holds {len(found)}"
+            )
         served = len(found) if count is None else count
         if not served:
             return found, None
@@ -336,7 +368,9 @@ class NextLink:
 
     The link is requested as given (its query replaces the first request's params) with
     the first request's method, headers and body. A relative link is resolved against the
-    page it came from; a link to another origin is refused (PagingError).
+    page it came from; a link to another origin, one with a user name or password, or one
+    that is no URL (too long, say) is refused (PagingError). The same link with its query in
+    another order is the same page: a repeat.
     `page_size` (optional) goes out as `size_param` on the first request only.
     """
 
@@ -362,14 +396,24 @@ class NextLink:
             link = next_link_header(page.headers)
         else:
             link = locate(page.body, self.next_link)
+        if isinstance(link, str):
+            link = link.strip()
         if not link:
             return found, None
+        where = _named(self.next_link) if self.next_link is not None else "Link"
         if not isinstance(link, str):
-            where = _named(self.next_link) if self.next_link is not None else "Link"
-            raise PagingError(f"the next link at {where} is {type(link).__name__}, not a URL")
+            raise PagingError(f"the next link at {where} is {_kind(link)}, not a URL")
         if page.url is None:
             raise PagingError("a next link needs the URL of the page it came from")
-        target = page.url.join(link)
+        try:
+            target = page.url.join(link)
+        except httpx.InvalidURL as exc:
+            raise PagingError(f"the next link at {where} is not a URL to follow: {exc}") from None
+        if target.userinfo:
+            raise PagingError(
+                f"the next link at {where} holds a user name or password: refused (credentials "
+                "go as the connection is configured only)"
+            )
         if _origin(target) != _origin(page.url):
             raise PagingError(
                 f"the next link leads to {_origin(target)}, not {_origin(page.url)}: refused "

@@ -157,6 +157,13 @@ def test_redact_url_keeps_ordinary_parameters() -> None:
     assert redact_url(url) == "https://x.test/a?page=3&signature=%2A%2A%2A"
 
 
+def test_redact_url_leaves_out_a_password_and_a_fragment() -> None:
+    import httpx
+
+    url = httpx.URL("https://me:pw-123@x.test/a?page=3#access_token=frag-456")
+    assert redact_url(url) == "https://x.test/a?page=3"
+
+
 def test_parse_retry_after() -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert parse_retry_after("2.5") == 2.5

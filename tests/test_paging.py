@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from host.errors import RemoteUnavailable, TransientError
+from host.errors import RemoteRejected, RemoteUnavailable, TransientError
 from host.http import HttpClient
 from host.paging import (
     GraphQLConnection,
@@ -57,6 +58,7 @@ class PagesSandbox(Sandbox):
         self.page_count: int | None = None  # declare this page count, whatever is true
         self.next_override: str | None = None  # answer this next link
         self.stuck_cursor = False  # answer the same endCursor on every page
+        self.extra: dict[str, Any] = {}  # add these to every offset and page-number answer
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -67,6 +69,7 @@ class PagesSandbox(Sandbox):
             Route("/API/V3/Item.json", self._lightspeed),
             Route("/linked/{number:int}", self._linked),
             Route("/graphql", self._graphql, methods=["POST"]),
+            Route("/moved", lambda request: RedirectResponse("/login", status_code=302)),
         ]
 
     def _window(self, start: int, size: int) -> list[dict[str, Any]]:
@@ -77,7 +80,7 @@ class PagesSandbox(Sandbox):
         if query.get("status") != "open":
             return _bad("the caller's own params must go out with every page")
         data = self._window(int(query["offset"]), int(query["limit"]))
-        return JSONResponse({"data": data, "total": len(self.items)})
+        return JSONResponse({"data": data, "total": len(self.items), **self.extra})
 
     async def _receipts(self, request: Request) -> Response:
         """BuchhaltungsButler: limit and offset in the JSON body, `rows` = this page's count."""
@@ -85,7 +88,8 @@ class PagesSandbox(Sandbox):
         if request.query_params or body.get("api_key") != "key-1":
             return _bad("paging goes in the body, beside the caller's fields")
         data = self._window(int(body["offset"]), int(body["limit"]))
-        return JSONResponse({"success": True, "message": "", "rows": len(data), "data": data})
+        body = {"success": True, "message": "", "rows": len(data), "data": data, **self.extra}
+        return JSONResponse(body)
 
     async def _afas(self, request: Request) -> Response:
         query = request.query_params
@@ -104,7 +108,7 @@ class PagesSandbox(Sandbox):
             "pageCount": pages,
             "nextPage": f"{self.base_url}/v1/items?page={page + 1}&pageSize={size}" if more else "",
         }
-        return JSONResponse({"_data": data, "_meta": meta})
+        return JSONResponse({"_data": data, "_meta": meta, **self.extra})
 
     async def _lightspeed(self, request: Request) -> Response:
         """An opaque `after` cursor in a full `@attributes.next` URL; one item is an object."""
@@ -359,6 +363,59 @@ def test_a_next_link_to_another_port_is_refused(remote: PagesSandbox, client: Ht
     assert isinstance(caught.value, RemoteUnavailable)  # a run stops with its cursor kept
 
 
+def test_a_next_link_with_a_password_is_refused_unsaid(
+    remote: PagesSandbox, client: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Followed, it would go out as a Basic Authorization the connection never configured."""
+    caplog.set_level(logging.DEBUG, logger="host.http")
+    remote.next_override = f"http://me:pw-123@127.0.0.1:{remote.port}/API/V3/Item.json?after=WzNd"
+    with pytest.raises(PagingError, match=r"page 1: the next link at @attributes\.next holds a"):
+        list(read(client, "next_link"))
+    assert len(remote.calls) == 1
+    assert "pw-123" not in caplog.text
+
+
+def test_a_next_link_keeps_its_secrets_and_personal_data_out_of_logs_and_errors(
+    remote: PagesSandbox, client: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="host.http")
+    remote.next_override = (
+        f"{remote.base_url}/API/V3/Gone.json?api_token=tok-789&email=ann%40x.example"
+        "#access_token=frag-456"
+    )
+    with pytest.raises(RemoteRejected, match="pages rejected GET") as caught:
+        list(read(client, "next_link"))
+    for text in (str(caught.value), caplog.text):
+        assert "tok-789" not in text and "ann" not in text and "frag-456" not in text
+
+
+def test_a_next_link_that_is_too_long_is_refused(remote: PagesSandbox, client: HttpClient) -> None:
+    remote.next_override = f"{remote.base_url}/API/V3/Item.json?after=" + "W" * 70_000
+    with pytest.raises(
+        PagingError, match=r"page 1: the next link .* not a URL to follow: URL too long"
+    ):
+        list(read(client, "next_link"))
+    assert len(remote.calls) == 1
+
+
+def test_a_blank_next_link_ends(remote: PagesSandbox, client: HttpClient) -> None:
+    remote.next_override = "  "
+    assert ids(read(client, "next_link")) == [1, 2, 3]
+    assert len(remote.calls) == 1
+
+
+def test_a_next_link_to_the_same_page_with_its_query_reordered_is_a_repeat(
+    remote: PagesSandbox, client: HttpClient
+) -> None:
+    """Page 1 is asked for as ?sort=itemID&limit=3; its link to ?limit=3&sort=itemID would
+    serve its records again."""
+    remote.next_override = f"{remote.base_url}/API/V3/Item.json?limit=3&sort=itemID"
+    records = client.paginate("GET", "/API/V3/Item.json", LIGHTSPEED, params={"sort": "itemID"})
+    with pytest.raises(PagingError, match="page 2 would ask again for a page already read"):
+        list(records)
+    assert len(remote.calls) == 1
+
+
 def test_a_remote_that_repeats_a_cursor_is_stopped(
     remote: PagesSandbox, client: HttpClient
 ) -> None:
@@ -409,8 +466,52 @@ def test_max_pages_stops_a_remote_that_has_more(remote: PagesSandbox, client: Ht
 def test_records_that_are_not_a_list_are_refused(remote: PagesSandbox, client: HttpClient) -> None:
     remote.items = remote.items[:1]  # Lightspeed's one item is an object, not a list
     paging = NextLink("Item", next_link="@attributes.next")
-    with pytest.raises(PagingError, match="page 1: the records at Item are dict, not a list"):
+    with pytest.raises(PagingError, match="page 1: the records at Item are an object, not a list"):
         list(client.paginate("GET", "/API/V3/Item.json", paging))
+
+
+def test_a_page_that_is_not_an_object_is_refused(client: HttpClient) -> None:
+    """A list where an object holding the records was expected is not an empty page."""
+    with pytest.raises(PagingError, match="pages: page 1: the page is a list, not an object"):
+        list(client.paginate("GET", "/linked/1", SkipTake("rows"), params={"limit": 3}))
+
+
+@pytest.mark.parametrize(
+    ("declared", "said"), [(-1, "-1"), (2.5, "2.5"), (True, "true"), ("many", "text")]
+)
+@pytest.mark.parametrize("shape", ["offset", "page_count"])
+def test_a_total_or_page_count_that_is_not_a_count_is_refused(
+    remote: PagesSandbox, client: HttpClient, shape: str, declared: Any, said: str
+) -> None:
+    """Read as a count, it would end the paging early or late (-1 ends it after page 1)."""
+    _, method, path, params, _ = SHAPES[shape]
+    paging: Paginator
+    if shape == "offset":
+        paging, key = OffsetLimit("data", page_size=3, total="total"), "total"
+    else:
+        paging, key = PageNumber("_data", page_size=3, pages="pageCount"), "pageCount"
+    remote.extra = {key: declared}
+    with pytest.raises(PagingError, match=f"pages: page 1: {key} is {said}, not a count"):
+        list(client.paginate(method, path, paging, params=params))
+    assert len(remote.calls) == 1
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_a_count_below_the_records_of_its_page_is_refused(
+    remote: PagesSandbox, client: HttpClient, rows: int
+) -> None:
+    """Moving the offset by it would read records again (2) or end early (0)."""
+    remote.extra = {"rows": rows}
+    with pytest.raises(PagingError, match=f"page 1: rows counts {rows} records on a page that"):
+        list(read(client, "body"))
+
+
+def test_a_redirect_instead_of_a_page_is_refused(remote: PagesSandbox, client: HttpClient) -> None:
+    """Not followed (it may lead to another host), nor read as an empty last page."""
+    remote.next_override = f"{remote.base_url}/moved"
+    with pytest.raises(PagingError, match=r"^pages: page 2: GET http://\S+/moved answered 302, a"):
+        list(read(client, "next_link"))
+    assert paths(remote) == ["/API/V3/Item.json", "/moved"]
 
 
 def test_a_page_that_is_not_json(remote: PagesSandbox) -> None:
@@ -421,7 +522,9 @@ def test_a_page_that_is_not_json(remote: PagesSandbox) -> None:
     with (
         Text() as text,
         HttpClient(text.base_url, name="text") as http,
-        pytest.raises(PagingError, match="answered a page that is not JSON"),
+        pytest.raises(
+            PagingError, match=r"^text: page 1: GET http://.* answered a page that is not"
+        ),
     ):
         list(http.paginate("GET", "/t", SkipTake("rows")))
 

@@ -333,3 +333,44 @@ def test_answers_that_cannot_load_are_refused(tmp_path: Path) -> None:
         "new-plugin: the answers above cannot make a connector"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("package", "why"),
+    [
+        ("import", "Python reserves it"),
+        ("httpx", "an installed module has that name, and one of the two would not import"),
+    ],
+)
+def test_a_package_name_that_cannot_be_imported_is_refused(
+    tmp_path: Path, package: str, why: str
+) -> None:
+    result = run_ihost(
+        "new-plugin", "--output-dir", str(tmp_path), "--no-input", "--set", f"package={package}"
+    )
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"--set package: {package!r} will not do: {why} (give another with --set package=...)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("")
+    for output_dir in (file, file / "plugins"):
+        result = run_ihost("new-plugin", "--output-dir", str(output_dir), "--no-input")
+        assert result.code == 2
+        assert result.err.strip() == f"new-plugin: --output-dir {output_dir}: {file} is a file"
+
+
+def test_a_system_name_with_accents_makes_plain_names(tmp_path: Path) -> None:
+    """Café Kassa: the package, plugin and classes take its letters without the accents
+    (not "café_kassa", which no plugin name may be, nor "CafPlugin"), and pass the lint."""
+    result = run_ihost(
+        "new-plugin", "--output-dir", str(tmp_path), "--no-input", "--set", "system=Café Kassa"
+    )
+    assert result.code == 0, result.err
+    package = tmp_path / "cafe_kassa"
+    assert "class CafePlugin:" in (package / "ihost_cafe_kassa" / "plugin.py").read_text()
+    assert _lint(tmp_path) == []
