@@ -343,6 +343,40 @@ class _TokenEndpoint(HttpClient):
             ) from None
 
 
+class _OAuth2Bearer(_RenewingBearer):
+    """A bearer token from an OAuth2 token endpoint, kept with its lock (both grants)."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str | None,
+        *,
+        client_auth: Literal["body", "basic"],
+        token_body: Literal["form", "json"],
+        refresh_before: float,
+        timeout: float,
+        retries: int,
+        name: str | None,
+    ) -> None:
+        self.refresh_before = refresh_before
+        self._endpoint = _TokenEndpoint(
+            token_url,
+            client_id,
+            client_secret,
+            client_auth=client_auth,
+            body=token_body,
+            timeout=timeout,
+            retries=retries,
+            name=name,
+        )
+        self._tokens: Tokens | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._endpoint.close()
+
+
 class TokenLogin(_RenewingBearer):
     """Log in by POSTing the JSON `credentials` to `url`, take the token from the answer's
     `token_field`, and send it as Bearer; log in again once when a request gets 401.
@@ -399,7 +433,7 @@ class TokenLogin(_RenewingBearer):
         return token
 
 
-class OAuth2ClientCredentials(_RenewingBearer):
+class OAuth2ClientCredentials(_OAuth2Bearer):
     """OAuth2 client credentials (RFC 6749 §4.4): a token from `token_url`, kept in memory
     until `refresh_before` seconds before it expires, and fetched again once on a 401.
     `client_auth` "body" sends client_id and client_secret as fields, "basic" as HTTP
@@ -419,23 +453,18 @@ class OAuth2ClientCredentials(_RenewingBearer):
         retries: int = 3,
         name: str | None = None,
     ) -> None:
-        self.scope = scope
-        self.refresh_before = refresh_before
-        self._endpoint = _TokenEndpoint(
+        super().__init__(
             token_url,
             client_id,
             client_secret,
             client_auth=client_auth,
-            body=token_body,
+            token_body=token_body,
+            refresh_before=refresh_before,
             timeout=timeout,
             retries=retries,
             name=name,
         )
-        self._tokens: Tokens | None = None
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._endpoint.close()
+        self.scope = scope
 
     def _valid_token(self) -> str:
         with self._lock:
@@ -463,7 +492,7 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-class OAuth2AuthorizationCode(_RenewingBearer):
+class OAuth2AuthorizationCode(_OAuth2Bearer):
     """OAuth2 authorization code (RFC 6749 §4.1) with refresh, for remotes a merchant
     authorizes once in a browser (``ihost auth CONNECTION``).
 
@@ -504,24 +533,19 @@ class OAuth2AuthorizationCode(_RenewingBearer):
         self.redirect_uri = redirect_uri
         self.pkce = pkce
         self.vault = vault
-        self.refresh_before = refresh_before
         self.connection = vault.connection if vault is not None else (name or "this connection")
-        self._endpoint = _TokenEndpoint(
+        super().__init__(
             token_url,
             client_id,
             client_secret,
             client_auth=client_auth,
-            body=token_body,
+            token_body=token_body,
+            refresh_before=refresh_before,
             timeout=timeout,
             retries=retries,
             name=name,
         )
-        self._tokens: Tokens | None = None
         self._version: int | None = None  # of the stored tokens this object holds
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._endpoint.close()
 
     @property
     def _reauthorize(self) -> str:
