@@ -112,6 +112,29 @@ class Address(_Model):
     country: Country | None = None
     phone: str | None = None
 
+    @property
+    def street_line(self) -> str | None:
+        """Street, house number and suffix on one line ("Keizersgracht 123 A"), as remotes
+        with a single address line take them; None when all three are empty."""
+        parts = (self.street, self.house_number, self.house_number_suffix)
+        return " ".join(p for p in parts if p) or None
+
+
+_HOUSE_NUMBER = re.compile(
+    r"^(?P<street>.*?\D)\s+(?P<number>\d+)\s*[-/]?\s*(?P<suffix>[A-Za-z0-9]{0,4})$"
+)
+
+
+def split_street_line(line: str | None) -> tuple[str | None, str | None, str | None]:
+    """(street, house number, suffix) of one address line: "Keizersgracht 123 A" ->
+    ("Keizersgracht", "123", "A"); a line without a house number at its end is the street."""
+    if not line or not line.strip():
+        return None, None, None
+    match = _HOUSE_NUMBER.match(line.strip())
+    if match is None:
+        return line.strip(), None, None
+    return match["street"].strip(), match["number"], match["suffix"] or None
+
 
 class Customer(Record):
     email: Email | None = None

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from host.models import Address, Customer, Product
+from host.models import Address, Customer, Product, split_street_line
 from host.vocabulary import DebtorField
 
 FINANCIAL_STATUS = {
@@ -35,11 +35,6 @@ STATUS_FILTER = {
     "voided": "financial_status:voided",
     "cancelled": "status:cancelled",
 }
-
-_HOUSE_NUMBER = re.compile(
-    r"^(?P<street>.*?\D)\s+(?P<number>\d+)\s*[-/]?\s*(?P<suffix>[A-Za-z0-9]{0,4})$"
-)
-
 
 def legacy_id(gid: str | None) -> str | None:
     """The number at the end of a global id: gid://shopify/Order/123 -> "123"."""
@@ -82,10 +77,7 @@ def address(node: dict[str, Any] | None) -> dict[str, Any] | None:
     """A MailingAddress as a canonical Address; the house number split off address1."""
     if not node:
         return None
-    street, number, suffix = node.get("address1"), None, None
-    if street and (match := _HOUSE_NUMBER.match(street.strip())):
-        street, number = match["street"].strip(), match["number"]
-        suffix = match["suffix"] or None
+    street, number, suffix = split_street_line(node.get("address1"))
     name = node.get("name") or " ".join(
         part for part in (node.get("firstName"), node.get("lastName")) if part
     )
@@ -310,11 +302,8 @@ def _distinct_addresses(customer: Customer) -> list[Any]:
 
 
 def mailing_address(addr: Any, customer: Customer) -> dict[str, Any]:
-    street = (
-        " ".join(p for p in (addr.street, addr.house_number, addr.house_number_suffix) if p) or None
-    )
     values = {
-        "address1": street,
+        "address1": addr.street_line,
         "address2": addr.street2,
         "city": addr.city,
         "company": addr.company or customer.company,
