@@ -707,6 +707,8 @@ def daemon(
 
 
 @cli.command()
+@click.argument("pair", required=False)
+@click.option("--list", "listing", is_flag=True, help="List the demo pairs installed.")
 @click.option("--once", is_flag=True, help="Run every flow once, print the reports, and stop.")
 @click.option(
     "--dir",
@@ -717,20 +719,31 @@ def daemon(
 )
 @click.option("--port", default=8765, show_default=True, help="The dashboard's port.")
 @click.pass_obj
-def demo(obj: Context, once: bool, directory: str, port: int) -> None:
-    """The Shopify and AFAS sandboxes with a small shop, the seed page's flows, and the daemon."""
+def demo(
+    obj: Context, pair: str | None, listing: bool, once: bool, directory: str, port: int
+) -> None:
+    """Two sandboxes with a small shop, a seed page's flows between them, and the daemon.
+
+    PAIR names the pair of systems (default shopify-afas; `ihost demo --list` shows them)."""
     import signal
 
-    from host import demo as demo_shop
+    from host import demo as demos
     from host.daemon.service import Daemon, listen
 
+    if listing:
+        for name, found in demos.pairs().items():
+            click.echo(f"{name}: {found.title}")
+        return
+    chosen = demos.pair_named(pair or demos.DEFAULT_PAIR)
     place = Path(directory).resolve()
-    demo_shop.check_directory(place)
+    demos.check_directory(place)
     dashboard = None if once else listen("127.0.0.1", port)  # before anything runs
-    with demo_shop.running_demo(place, obj.registry) as (config, shop, erp):
-        click.echo(f"Shopify sandbox: {shop.base_url}   AFAS sandbox: {erp.base_url}")
+    with demos.running_demo(place, obj.registry, chosen) as (config, sandboxes):
+        for role, box in sandboxes.items():
+            title = obj.registry.plugins[chosen.systems[role][0]].title
+            click.echo(f"{title} sandbox ({role}): {box.base_url}")
         click.echo(f"config: {config.path}")
-        code = demo_shop.run_once(config, erp, obj.registry, _print_report)
+        code = demos.run_once(config, chosen, sandboxes, obj.registry, _print_report)
         if dashboard is None:
             click.get_current_context().exit(code)
         service = Daemon(str(config.path), obj.registry, port=port, run_at_start=False)
@@ -738,9 +751,8 @@ def demo(obj: Context, once: bool, directory: str, port: int) -> None:
         signal.signal(signal.SIGTERM, lambda *_: service.stop())
         signal.signal(signal.SIGINT, lambda *_: service.stop())
         click.echo(f"\ndashboard: http://127.0.0.1:{port}/   (Ctrl-C stops the demo)")
-        click.echo(
-            f"webhooks: http://127.0.0.1:{port}/webhooks/shop   CLI: ihost -c {config.path} logs"
-        )
+        hooks = " ".join(f"http://127.0.0.1:{port}/webhooks/{role}" for role in sandboxes)
+        click.echo(f"webhooks: {hooks}   CLI: ihost -c {config.path} logs")
         service.serve()
 
 

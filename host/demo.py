@@ -1,20 +1,24 @@
-"""`ihost demo`: the Shopify and AFAS sandboxes with a small shop, and the seed page's flows.
+"""`ihost demo [PAIR]`: two sandboxes with a small shop, and a seed page's flows between them.
 
-Orders go from Shopify to AFAS; products, stock, customers and shipments from AFAS to
-Shopify. The shop has orders from a company and from private customers (one of them
-not yet paid), products with variants and images, stock, an existing debtor, and, once
-the orders are in AFAS, a delivery note with track & trace.
-
-The sandboxes come from the `ihost.sandboxes` entry points of the installed ihost-shopify and
-ihost-afas packages, never by import: the demo's shop is its own data here, in each remote's
-native shape.
+A demo pair (`DemoPair`) names its two systems by role, the flows of its seed page, the
+records each sandbox starts with (in each remote's native shape), and what happens on
+the remote side between flows (a delivery note once the orders are in). Pairs come from
+the `ihost.demos` entry points: `shopify-afas` is ihost's own (orders from Shopify to AFAS;
+products, stock, customers and shipments back), and each connector package adds the pairs
+of its seed pages. The sandboxes come from the `ihost.sandboxes` entry points, never by
+import. A connection that signs in with OAuth2 is authorized at its sandbox before the
+first flow, its tokens sealed with IHOST_SECRET_KEY (a key of the demo's own, in the demo
+directory, when the environment has none).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +28,67 @@ from host.plugins import Registry, package_for, sandbox_class
 from host.report import Report
 from host.runner import Runner
 from host.sandbox import Sandbox
+from host.tokens import KEY_VARIABLE, new_key
 
-#: the flows of the seed page, in the order a first run needs them
-FLOWS = (
-    ("products", "products", "erp", "shop"),
-    ("stock", "stock", "erp", "shop"),
-    ("customers", "customers", "erp", "shop"),
-    ("orders", "orders", "shop", "erp"),
-    ("shipments", "shipments", "erp", "shop"),
-)
+DEMO_GROUP = "ihost.demos"
+DEFAULT_PAIR = "shopify-afas"
 STAMP = "2026-11-20T09:30:00Z"
 MARKER = ".ihost-demo"  # in a directory the demo made: it may replace its own files there
-#: the AFAS GetConnectors the demo seeds and reads (see the AFAS README)
-ARTICLES, STOCK, DEBTORS = "Profit_Article_Basic", "ihost_Stock", "Profit_Debtor"
-ORDERS, DELIVERIES = "Profit_Salesorders", "ihost_Deliverynotes"
-DEBTORS_WITH_NAMES = "ihost_Debtors"
-#: the sandboxes the demo starts, by plugin name, with their options (Shopify's rate limit
-#: restores quickly: the demo shows flows, not throttling)
-SANDBOXES: dict[str, dict[str, Any]] = {"shopify": {"restore_rate": 1000}, "afas": {}}
-OWN_FILES = {MARKER, "ihost.toml", "ihost.db", "ihost.db-wal", "ihost.db-shm"}
+KEY_FILE = ".ihost-demo-key"  # the demo's IHOST_SECRET_KEY, when the environment has none
+OWN_FILES = {MARKER, KEY_FILE, "ihost.toml", "ihost.db", "ihost.db-wal", "ihost.db-shm"}
+Sandboxes = Mapping[str, Sandbox]
+
+
+@dataclass(frozen=True)
+class DemoFlow:
+    """One flow of a pair: `kind` from the connection of role `source` to `target`;
+    `settings` are extra TOML lines of its table (order_type, mapping, ...)."""
+
+    name: str
+    kind: str
+    source: str
+    target: str
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoPair:
+    """Two systems on sandboxes and the seed page's flows between them.
+
+    `systems` maps a role (the connection's name in the demo's config: "shop", "erp") to
+    the plugin and its sandbox's options; `settings` adds connection settings per role
+    beyond the sandbox's own; `seed` fills the sandboxes; `before` runs remote-side events
+    before a flow (by flow name)."""
+
+    name: str
+    title: str
+    systems: Mapping[str, tuple[str, Mapping[str, Any]]]
+    flows: tuple[DemoFlow, ...]
+    seed: Callable[[Sandboxes], None]
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    before: Mapping[str, Callable[[Sandboxes], None]] = field(default_factory=dict)
+
+
+def pairs() -> dict[str, DemoPair]:
+    """The installed demo pairs, by name (a pair whose package fails to load is left out)."""
+    found = {}
+    for entry in importlib.metadata.entry_points(group=DEMO_GROUP):
+        try:
+            pair = entry.load()
+        except Exception:  # a broken package must not take the other demos with it
+            continue
+        if isinstance(pair, DemoPair):
+            found[entry.name] = pair
+    return dict(sorted(found.items()))
+
+
+def pair_named(name: str) -> DemoPair:
+    """The pair `name`; ConfigError (one line, the pairs there are) when it is not installed."""
+    found = pairs()
+    if name not in found:
+        listed = ", ".join(found) or "none"
+        raise ConfigError(f"no demo pair {name!r} is installed (there are: {listed})")
+    return found[name]
 
 
 def check_directory(directory: Path) -> None:
@@ -61,14 +107,17 @@ def check_directory(directory: Path) -> None:
         )
 
 
-def _require(registry: Registry) -> dict[str, type[Sandbox]]:
-    """The demo's sandbox classes; ConfigError (one line) when a plugin or its sandbox is not
-    installed."""
-    missing = [name for name in SANDBOXES if (info := registry.get(name)) is None or info.error]
+def _require(pair: DemoPair, registry: Registry) -> dict[str, type[Sandbox]]:
+    """The pair's sandbox classes by role; ConfigError (one line) when a plugin or its
+    sandbox is not installed."""
+    plugins = [plugin for plugin, _ in pair.systems.values()]
+    missing = [name for name in plugins if (info := registry.get(name)) is None or info.error]
     if missing:
         packages = " ".join(package_for(name) for name in missing)
-        raise ConfigError(f"the demo needs the {', '.join(missing)} plugin: pip install {packages}")
-    return {name: sandbox_class(name) for name in SANDBOXES}
+        raise ConfigError(
+            f"the {pair.name} demo needs the {', '.join(missing)} plugin: pip install {packages}"
+        )
+    return {role: sandbox_class(plugin) for role, (plugin, _) in pair.systems.items()}
 
 
 def _money(amount: float) -> dict[str, Any]:
@@ -162,8 +211,10 @@ def _order(
     }
 
 
-def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
-    """A small, realistic shop on both sides."""
+def seed_shopify_shop(shop: Sandbox) -> None:
+    """The demo shop's orders and products, in Shopify's shape: orders from a company and
+    from private customers (one not yet paid, one naming an article the ERP does not have),
+    and a shirt with three sizes and two images."""
     shop.seed(
         "orders",
         [
@@ -182,7 +233,7 @@ def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
                 billingAddress=_address(countryCodeV2="BE", city="Antwerpen", zip="2000"),
             ),
             _order(1004, "later@example.com", ("TEA-GRN",), status="PENDING"),
-            # an article AFAS does not know yet: a dead letter until it is created there
+            # an article the ERP does not know yet: a dead letter until it is created there
             _order(1005, "kees@example.com", ("CANDLE-01",), updated_at="2026-11-20T12:00:00Z"),
         ],
     )
@@ -213,10 +264,28 @@ def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
             }
         ],
     )
-    articles = [("MUG-01", "Stoneware mug", 12.5), ("TEA-GRN", "Green tea, 100 g", 7.95)]
-    articles += [(f"SHIRT-{s}", f"Organic cotton shirt {s}", 29.95) for s in ("S", "M", "L")]
+
+
+#: the demo's articles (code, name, price), their stock and what sales orders reserve
+ARTICLES = (
+    ("MUG-01", "Stoneware mug", 12.5),
+    ("TEA-GRN", "Green tea, 100 g", 7.95),
+    *((f"SHIRT-{s}", f"Organic cotton shirt {s}", 29.95) for s in ("S", "M", "L")),
+)
+STOCK = (40, 120, 8, 15, 0)
+RESERVED = (2, 0, 1, 3, 0)
+
+#: the AFAS GetConnectors the shopify-afas demo seeds and reads (see the AFAS README)
+AFAS_ARTICLES, AFAS_STOCK, AFAS_DEBTORS = "Profit_Article_Basic", "ihost_Stock", "Profit_Debtor"
+AFAS_ORDERS, AFAS_DELIVERIES = "Profit_Salesorders", "ihost_Deliverynotes"
+AFAS_DEBTORS_WITH_NAMES = "ihost_Debtors"
+
+
+def _seed_shopify_afas(sandboxes: Sandboxes) -> None:
+    seed_shopify_shop(sandboxes["shop"])
+    erp = sandboxes["erp"]
     erp.seed(
-        ARTICLES,
+        AFAS_ARTICLES,
         [
             {
                 "ItemCode": code,
@@ -226,11 +295,11 @@ def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
                 "Blocked": False,
                 "DateModified": STAMP,
             }
-            for code, name, price in articles
+            for code, name, price in ARTICLES
         ],
     )
     erp.seed(
-        STOCK,
+        AFAS_STOCK,
         [
             {
                 "ItemCode": code,
@@ -239,9 +308,7 @@ def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
                 "Reserved": reserved,
                 "ModifiedDate": STAMP,
             }
-            for (code, _, _), stock, reserved in zip(
-                articles, (40, 120, 8, 15, 0), (2, 0, 1, 3, 0), strict=True
-            )
+            for (code, _, _), stock, reserved in zip(ARTICLES, STOCK, RESERVED, strict=True)
         ],
     )
     anna = {
@@ -251,21 +318,22 @@ def seed_shop(shop: Sandbox, erp: Sandbox) -> None:
         "TelNr": "+31201234567",
         "ModifiedDate": STAMP,
     }
-    erp.seed(DEBTORS, [anna])
+    erp.seed(AFAS_DEBTORS, [anna])
     # the same debtor in the debtors GetConnector the AFAS README suggests, which says
     # whether a debtor is a person and gives the name in parts
     erp.seed(
-        DEBTORS_WITH_NAMES,
+        AFAS_DEBTORS_WITH_NAMES,
         [{**anna, "Type": "PER", "FirstName": "Anna", "NamePrefix": "de", "LastName": "Vries"}],
     )
 
 
-def deliver_first_order(erp: Sandbox) -> None:
+def _afas_delivers(sandboxes: Sandboxes) -> None:
     """AFAS ships the company's order: a delivery note with track & trace."""
-    orders = [r for r in erp.dump(ORDERS) if r.get("CustomerReference") == "1001"]
+    erp = sandboxes["erp"]
+    orders = [r for r in erp.dump(AFAS_ORDERS) if r.get("CustomerReference") == "1001"]
     if orders:
         erp.seed(
-            DELIVERIES,
+            AFAS_DELIVERIES,
             [
                 {
                     "DeliveryNote": "PB-2026-001",
@@ -280,58 +348,125 @@ def deliver_first_order(erp: Sandbox) -> None:
         )
 
 
-def write_config(directory: Path, shop: Sandbox, erp: Sandbox) -> Path:
+#: ihost's own pair: the AFAS <-> Shopify seed page. Shopify's rate limit restores quickly:
+#: the demo shows flows, not throttling.
+SHOPIFY_AFAS = DemoPair(
+    name="shopify-afas",
+    title="Shopify webshop and AFAS Profit: orders to AFAS; products, stock, customers and "
+    "shipments to Shopify",
+    systems={"shop": ("shopify", {"restore_rate": 1000}), "erp": ("afas", {})},
+    flows=(
+        DemoFlow("products", "products", "erp", "shop"),
+        DemoFlow("stock", "stock", "erp", "shop"),
+        DemoFlow("customers", "customers", "erp", "shop"),
+        DemoFlow("orders", "orders", "shop", "erp"),
+        DemoFlow("shipments", "shipments", "erp", "shop"),
+    ),
+    seed=_seed_shopify_afas,
+    settings={"erp": {"get_connectors": {"debtors": AFAS_DEBTORS_WITH_NAMES}}},
+    before={"shipments": _afas_delivers},
+)
+
+
+def _toml(value: Any) -> str:
+    """A settings value as TOML (JSON's strings, numbers and booleans are TOML's; a table
+    becomes an inline table)."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def write_config(directory: Path, pair: DemoPair, sandboxes: Sandboxes) -> Path:
     """The demo's ihost.toml (the credentials are the sandboxes', not secrets)."""
     lines = [
-        "# ihost demo: the Shopify and AFAS sandboxes on 127.0.0.1",
+        f"# ihost demo {pair.name}: {pair.title}",
         f'[store]\nurl = "sqlite:///{directory / "ihost.db"}"\n',
     ]
-    for name, plugin, box in (("shop", "shopify", shop), ("erp", "afas", erp)):
-        lines.append(f'[connections.{name}]\nplugin = "{plugin}"')
-        lines += [
-            f"{key} = {json.dumps(value)}" for key, value in box.connection_settings().items()
-        ]
-        if plugin == "afas":
-            lines.append(f'get_connectors = {{ debtors = "{DEBTORS_WITH_NAMES}" }}')
+    for role, (plugin, _) in pair.systems.items():
+        lines.append(f'[connections.{role}]\nplugin = "{plugin}"')
+        values = {**sandboxes[role].connection_settings(), **pair.settings.get(role, {})}
+        lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
         lines.append("")
-    for flow, kind, source, target in FLOWS:
+    for flow in pair.flows:
         lines.append(
-            f'[flows.{flow}]\nkind = "{kind}"\nsource = "{source}"\ntarget = "{target}"\n'
-            'schedule = "every 1m"\n'
+            f'[flows.{flow.name}]\nkind = "{flow.kind}"\nsource = "{flow.source}"\n'
+            f'target = "{flow.target}"\nschedule = "every 1m"'
         )
+        lines += [*flow.settings, ""]
     path = directory / "ihost.toml"
     path.write_text("\n".join(lines))
     return path
 
 
+def _demo_key(directory: Path) -> None:
+    """IHOST_SECRET_KEY for this process: the environment's, else the demo directory's own
+    (made once, readable by its owner only)."""
+    if os.environ.get(KEY_VARIABLE):
+        return
+    place = directory / KEY_FILE
+    if not place.is_file():
+        place.write_text(new_key() + "\n")
+        place.chmod(0o600)
+    os.environ[KEY_VARIABLE] = place.read_text().strip()
+
+
+def authorize(config: Config, registry: Registry) -> None:
+    """Authorize every connection that signs in with OAuth2 at its sandbox, as
+    `ihost auth` would with a merchant at the browser."""
+    from host.authorize import authorize_at_sandbox
+
+    for name in config.connections:
+        connection = config.connect(name, registry)
+        try:
+            flow = connection.hook.oauth2_flow() if connection.implements("oauth2_flow") else None
+            if flow is not None:
+                authorize_at_sandbox(flow)
+        finally:
+            connection.close()
+
+
 @contextmanager
-def running_demo(directory: Path, registry: Registry) -> Iterator[tuple[Config, Sandbox, Sandbox]]:
-    """Start both sandboxes with the demo shop and write the config; stop them after."""
-    sandboxes = _require(registry)
+def running_demo(
+    directory: Path, registry: Registry, pair: DemoPair | None = None
+) -> Iterator[tuple[Config, dict[str, Sandbox]]]:
+    """Start the pair's sandboxes with its records, write the config and authorize the
+    connections that need it; stop the sandboxes after."""
+    pair = pair or pair_named(DEFAULT_PAIR)
+    classes = _require(pair, registry)
     check_directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MARKER).write_text("made by `ihost demo`: it replaces its files here\n")
     for stale in directory.glob("ihost.db*"):
         stale.unlink()
-    with (
-        sandboxes["shopify"](**SANDBOXES["shopify"]) as shop,
-        sandboxes["afas"](**SANDBOXES["afas"]) as erp,
-    ):
-        seed_shop(shop, erp)
-        config = load_config(write_config(directory, shop, erp), registry)
-        yield config, shop, erp
+    with ExitStack() as stack:
+        sandboxes = {
+            role: stack.enter_context(classes[role](**dict(options)))
+            for role, (_, options) in pair.systems.items()
+        }
+        pair.seed(sandboxes)
+        config = load_config(write_config(directory, pair, sandboxes), registry)
+        plugins = [registry.plugins[plugin] for plugin, _ in pair.systems.values()]
+        if any("oauth2_flow" in info.hooks for info in plugins):
+            _demo_key(directory)
+            authorize(config, registry)
+        yield config, sandboxes
 
 
 def run_once(
-    config: Config, erp: Sandbox, registry: Registry, on_report: Callable[[Report], None]
+    config: Config,
+    pair: DemoPair,
+    sandboxes: Sandboxes,
+    registry: Registry,
+    on_report: Callable[[Report], None],
 ) -> int:
-    """Run every flow once, in order. A failed record is part of the demo (order 1005 waits
-    for its article): only a flow that could not run makes the exit code non-zero."""
+    """Run every flow of the pair once, in order. A failed record is part of the demo
+    (order 1005 waits for its article): only a flow that could not run makes the exit code
+    non-zero."""
     worst = 0
-    for flow, *_ in FLOWS:
-        if flow == "shipments":
-            deliver_first_order(erp)
-        report = Runner(config, flow, registry).run()
+    for flow in pair.flows:
+        if flow.name in pair.before:
+            pair.before[flow.name](sandboxes)
+        report = Runner(config, flow.name, registry).run()
         on_report(report)
         if report.exit_code == 3:
             worst = 3

@@ -9,6 +9,10 @@ from host.hookspecs import hookimpl
 from host.plugins import Connection
 
 
+#: the debtor id a dry run answers for a debtor it would create
+NEW_DEBTOR = "(new debtor)"
+
+
 class DryRun:
     """Registered first on a dry run's target: answers every write hook, writing nothing.
 
@@ -20,13 +24,25 @@ class DryRun:
     def __init__(self, target: Connection) -> None:
         self.target = target
 
+    def _preview(
+        self, entity: str, record: Any, order_type: str | None, target_id: str | None
+    ) -> None:
+        """Let a target with a validate-only mode check the write (preview_write)."""
+        if self.target.implements("preview_write"):
+            self.target.hook.preview_write(
+                entity=entity, record=record, order_type=order_type, target_id=target_id
+            )
+
     @hookimpl(tryfirst=True)
-    def create_order(self, order: Any) -> str:
+    def create_order(self, order: Any, order_type: str, debtor_id: str | None) -> str:
+        known = debtor_id if debtor_id and debtor_id != NEW_DEBTOR else None
+        self._preview("orders", order, order_type, known)
         return "(new order)"
 
     @hookimpl(tryfirst=True)
     def upsert_debtor(self, customer: Any, existing_id: str | None) -> str:
-        return existing_id or "(new debtor)"
+        self._preview("customers", customer, None, existing_id)
+        return existing_id or NEW_DEBTOR
 
     @hookimpl(tryfirst=True)
     def upsert_product(self, existing_id: str | None) -> str:

@@ -160,6 +160,23 @@ def validate_record(entity: Entity, record: Record, order_type: OrderType | None
 
 
 @hookspec(firstresult=True)
+def preview_write(
+    entity: Entity, record: Record, order_type: OrderType | None, target_id: str | None
+) -> None:
+    """On a dry run, ask the remote whether it would take this write, keeping nothing.
+
+    Implement it only where the remote has a validate-only mode (Asperion's
+    ``validateOnly=true``). A dry run calls it in place of create_order (`entity`
+    "orders", `target_id` the debtor id, None when the debtor would be new in this run)
+    and upsert_debtor ("customers", `target_id` the existing debtor's id, None when it
+    would be created). Send what the write would send with the remote's validate-only
+    switch; raise RemoteRejected with the remote's own words, as the write would, or
+    RecordInvalid; return None. Skip quietly what cannot be checked without an earlier
+    write (an order for a debtor that does not exist yet). Never write.
+    """
+
+
+@hookspec(firstresult=True)
 def find_order(order: Order, order_type: OrderType) -> str | None:
     """Return the target id of this order if the target already has it as `order_type`,
     else None.
