@@ -8,7 +8,6 @@ from host.errors import RemoteRejected
 from host.hookspecs import hookimpl
 from host.plugins import Connection
 
-
 #: the debtor id a dry run answers for a debtor it would create
 NEW_DEBTOR = "(new debtor)"
 

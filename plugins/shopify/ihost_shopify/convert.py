@@ -8,7 +8,7 @@ stays Decimal; tax rates arrive as fractions (0.21) and become percentages (21);
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from host.models import Address, Customer, Product, split_street_line
@@ -35,6 +35,7 @@ STATUS_FILTER = {
     "voided": "financial_status:voided",
     "cancelled": "status:cancelled",
 }
+
 
 def legacy_id(gid: str | None) -> str | None:
     """The number at the end of a global id: gid://shopify/Order/123 -> "123"."""
@@ -322,9 +323,42 @@ MAX_VARIANTS = 2048  # variants per product since 2025-10
 MAX_TITLE = 255
 
 
-def product_problems(product: Product) -> list[tuple[str, str]]:
+def store_prices(product: Product, include_tax: bool) -> Product:
+    """`product` with its prices as the store shows them: including tax or not (a source
+    such as an ERP may give them the other way), by the product's tax rate, to the cent."""
+    if product.price_includes_tax == include_tax or product.tax_rate is None:
+        return product
+    factor = (Decimal(100) + product.tax_rate) / Decimal(100)
+
+    def shown(price: Decimal | None) -> Decimal | None:
+        if price is None:
+            return None
+        return (price * factor if include_tax else price / factor).quantize(
+            Decimal("0.01"), ROUND_HALF_UP
+        )
+
+    return product.model_copy(
+        update={
+            "price": shown(product.price),
+            "price_includes_tax": include_tax,
+            "variants": [v.model_copy(update={"price": shown(v.price)}) for v in product.variants],
+        }
+    )
+
+
+def product_problems(product: Product, include_tax: bool = True) -> list[tuple[str, str]]:
     """(field, problem) for each thing Shopify would refuse in `product`."""
     problems = []
+    if product.price_includes_tax != include_tax and product.tax_rate is None:
+        given, store = (
+            ("includes", "excluding") if product.price_includes_tax else ("excludes", "including")
+        )
+        problems.append(
+            (
+                "tax_rate",
+                f"is not known, and the price {given} tax: the shop shows prices {store} tax",
+            )
+        )
     names = {name for variant in product.variants for name in variant.options}
     if len(names) > MAX_OPTIONS:
         problems.append(("variants.options", f"has {len(names)} options; Shopify takes 3"))

@@ -68,6 +68,11 @@ class ShopifySettings(BaseModel):
     bulk_timeout: float = Field(
         6 * 3600.0, gt=0, description="seconds to wait for a bulk export before paging instead"
     )
+    prices_include_tax: bool = Field(
+        True,
+        description="the shop's prices include tax (Settings > Taxes and duties); prices a "
+        "source gives the other way are converted by the product's tax rate",
+    )
     timeout: float = Field(30.0, gt=0, description="seconds per request")
 
 
@@ -209,7 +214,8 @@ class ShopifyPlugin:
     @hookimpl
     def validate_record(self, entity: str, record: Any) -> None:
         if entity == "products":
-            problems, noun = convert.product_problems(record), f"product {record.sku}"
+            problems = convert.product_problems(record, self.settings.prices_include_tax)
+            noun = f"product {record.sku}"
         elif entity == "customers":
             problems, noun = convert.customer_problems(record), f"customer {record.key}"
         else:
@@ -268,6 +274,7 @@ class ShopifyPlugin:
     @hookimpl
     def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
         self.validate_record("products", product)
+        product = convert.store_prices(product, self.settings.prices_include_tax)
         variant_ids: dict[str, str] = {}
         if existing_id:
             node = self.client.execute(queries.PRODUCT, {"id": existing_id})["product"]
