@@ -368,11 +368,12 @@ SHOPIFY_AFAS = DemoPair(
 )
 
 
-def _toml(value: Any) -> str:
+def toml_value(value: Any) -> str:
     """A settings value as TOML (JSON's strings, numbers and booleans are TOML's; a table
     becomes an inline table)."""
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+        entries = ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + entries + " }"
     return json.dumps(value)
 
 
@@ -385,7 +386,7 @@ def write_config(directory: Path, pair: DemoPair, sandboxes: Sandboxes) -> Path:
     for role, (plugin, _) in pair.systems.items():
         lines.append(f'[connections.{role}]\nplugin = "{plugin}"')
         values = {**sandboxes[role].connection_settings(), **pair.settings.get(role, {})}
-        lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
         lines.append("")
     for flow in pair.flows:
         lines.append(

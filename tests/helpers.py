@@ -132,20 +132,34 @@ def _process_state_kept() -> Iterator[None]:
 
 
 def write_config(
-    directory: Path, connections: dict[str, tuple[str, Any]], flows: str, store: str = "ihost.db"
+    directory: Path, connections: dict[str, tuple[Any, ...]], flows: str, store: str = "ihost.db"
 ) -> Path:
-    """An ihost.toml with one connection per (plugin, running sandbox) and the given flows."""
+    """An ihost.toml with one connection per (plugin, running sandbox[, more settings]) and
+    the given flows."""
+    from host.demo import toml_value
+
     parts = [f'[store]\nurl = "sqlite:///{directory / store}"\n']
-    for name, (plugin, sandbox) in connections.items():
+    for name, (plugin, sandbox, *more) in connections.items():
         lines = [f"[connections.{name}]", f'plugin = "{plugin}"']
-        lines += [
-            f"{key} = {json.dumps(value)}" for key, value in sandbox.connection_settings().items()
-        ]
+        settings = {**sandbox.connection_settings(), **(more[0] if more else {})}
+        lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
         parts.append("\n".join(lines) + "\n")
     parts.append(textwrap.dedent(flows))
     path = directory / "ihost.toml"
     path.write_text("\n".join(parts))
     return path
+
+
+def authorize(config: Path, connection: str) -> None:
+    """Authorize `connection` at its sandbox (host.sandbox_oauth), as `ihost auth` does with
+    a merchant at the browser; the tokens go into the config's store (IHOST_SECRET_KEY set)."""
+    from host.authorize import authorize_at_sandbox
+    from host.config import load_config
+    from host.plugins import discover
+
+    registry = discover()
+    with load_config(config, registry).connect(connection, registry) as conn:
+        authorize_at_sandbox(conn.hook.oauth2_flow())
 
 
 def run_flow(

@@ -136,6 +136,11 @@ class ContractTests:
             "refunds": samples.refund(),
         }
 
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        """The connection's settings: the sandbox's own by default; add the settings your
+        Settings requires that no sandbox can give (an administration's choices)."""
+        return dict(sandbox.connection_settings())
+
     def prepare(self, sandbox: Sandbox, connection: Connection) -> None:
         """Put what the write tests rely on into the remote (the sample product by default)."""
         if "products" in connection.capabilities.writes:
@@ -213,7 +218,7 @@ class ContractTests:
 
     @pytest.fixture
     def connection(self, sandbox: Sandbox) -> Iterator[Connection]:
-        with self._connect(sandbox.connection_settings()) as conn:
+        with self._connect(self.settings(sandbox)) as conn:
             flow = conn.hook.oauth2_flow()
             if flow is not None:  # OAuth2 authorization code: the sandbox allows at once
                 authorize_at_sandbox(flow)
@@ -240,7 +245,7 @@ class ContractTests:
         assert connection.hook.check_connection() is None
 
     def test_bad_credentials_raise_auth_error(self, sandbox: Sandbox) -> None:
-        settings = dict(sandbox.connection_settings())
+        settings = self.settings(sandbox)
         secrets = _secret_fields(self.plugin_class.Settings)
         if not secrets:
             pytest.skip("the system takes no credentials (Settings has no SecretStr field)")
