@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from bench import crash, flows, foundation, shopify_backfill, shopify_stock
+from bench import asperion, crash, flows, foundation, shopify_backfill, shopify_stock
 
 #: the issue's targets on this project's 2-core machine: (at least | at most, value)
 TARGETS = {
@@ -21,7 +21,13 @@ EXACTLY_ONCE = ("duplicate orders", "lost orders", "debtors created twice")
 
 def main() -> None:
     print(f"ihost benchmarks on {platform.machine()}, Python {platform.python_version()}")
-    show(foundation.run() + flows.main() + shopify_stock.main() + shopify_backfill.main())
+    show(
+        foundation.run()
+        + flows.main()
+        + shopify_stock.main()
+        + shopify_backfill.main()
+        + asperion.main()
+    )
     print(flush=True)
     rows = crash.main()  # prints its figures as it goes; the verdicts follow
     verdicts = [row for row in rows if row[0].endswith(EXACTLY_ONCE)]

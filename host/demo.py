@@ -405,9 +405,10 @@ def _demo_key(directory: Path) -> None:
     if os.environ.get(KEY_VARIABLE):
         return
     place = directory / KEY_FILE
-    if not place.is_file():
-        place.write_text(new_key() + "\n")
-        place.chmod(0o600)
+    if not place.is_file():  # made readable by its owner only, never for a moment by others
+        descriptor = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(new_key() + "\n")
     os.environ[KEY_VARIABLE] = place.read_text().strip()
 
 

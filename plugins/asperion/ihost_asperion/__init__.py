@@ -1,0 +1,1 @@
+"""ihost connector for Asperion (inBalance / inTrade)."""
