@@ -7,7 +7,7 @@ debtor fields) are those of host.vocabulary.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from host.vocabulary import ENTITIES as ENTITIES  # re-exported: the CLI names it from here
 from host.vocabulary import DebtorField, Entity, OrderType, ProductKind
@@ -52,6 +52,27 @@ class Capabilities(BaseModel):
     stock_batch: int = Field(100, ge=1, description="max levels per push_stock call")
     webhooks: frozenset[Entity] = Field(frozenset(), description="entities it announces by webhook")
     rate_limit: str | None = Field(None, description="the documented rate limit, in words")
+    why_not: dict[str, str] = Field(
+        default_factory=dict,
+        description='why an entity is not read or written, by "reads ENTITY" or "writes '
+        'ENTITY", e.g. {"writes stock": "currentStock is read-only in the API"}: shown by the '
+        "matrix and by a config that asks for it",
+    )
+
+    @field_validator("why_not")
+    @classmethod
+    def _why_not_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            verb, _, entity = key.partition(" ")
+            if verb not in ("reads", "writes") or entity not in ENTITIES:
+                raise ValueError(f'why_not: {key!r} is not "reads ENTITY" or "writes ENTITY"')
+        return value
+
+    def reason(self, verb: str, entity: str) -> str:
+        """Why this connector does not `verb` ("reads", "writes") `entity`: ": <why>", or
+        "" when it does not say."""
+        why = self.why_not.get(f"{verb} {entity}")
+        return f": {why}" if why else ""
 
     @field_serializer("reads", "writes", "product_types", "order_types", "debtor_match", "webhooks")
     def _sorted(self, value: frozenset[str]) -> list[str]:

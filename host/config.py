@@ -387,8 +387,11 @@ def _load_flows(
                 continue
             caps = registry.get(conn.plugin).capabilities  # type: ignore[union-attr]
             if kind not in getattr(caps, attr):
+                why = caps.reason(attr, kind)  # type: ignore[union-attr]
                 problems.add(
-                    table, end, f"connection {conn_name!r} ({conn.plugin}) does not {verb} {kind}"
+                    table,
+                    end,
+                    f"connection {conn_name!r} ({conn.plugin}) does not {verb} {kind}{why}",
                 )
         schedule = value.get("schedule")
         if schedule is not None and (why := _schedule_problem(schedule)):

@@ -21,9 +21,9 @@ def pair_notes(flow: str, source: Capabilities, target: Capabilities) -> tuple[s
     """The status of `flow` from `source` to `target`, with the reasons behind it."""
     missing = []
     if flow not in source.reads:
-        missing.append(f"source does not read {flow}")
+        missing.append(f"source does not read {flow}{source.reason('reads', flow)}")
     if flow not in target.writes:
-        missing.append(f"target does not write {flow}")
+        missing.append(f"target does not write {flow}{target.reason('writes', flow)}")
     if missing:
         return "unsupported", missing
     losses = _losses(flow, source, target)
