@@ -9,7 +9,7 @@ the debtor kind as "business booking group") is named by the settings, not fixed
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -39,18 +39,78 @@ ARTICLE_CODE = 30
 ORDER_REFERENCE = 50
 
 
+#: how far ahead of now a change may be stamped (clocks differ); a later dateLastChange is
+#: not a time anything changed, and would carry the flow's cursor past every real change
+FUTURE = timedelta(days=1)
+
+
+class Malformed(ValueError):
+    """A value in Asperion's JSON that its field cannot hold; `field` is Asperion's name."""
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+        super().__init__(f"{field}: {shown} {problem}")
+        self.field = field
+        self.problem = f"{field}: {problem}"
+
+
 # --- values -------------------------------------------------------------------------------
 
 
 def from_local(text: Any) -> datetime | None:
     """A date-time as Asperion gives it (Amsterdam local, no zone; or with a zone; or a
-    date) in UTC; None for empty."""
+    date) in UTC; None for empty. ValueError for what is none of these."""
     if not text:
         return None
     moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=AMSTERDAM)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range") from None
+
+
+def changed_at(row: Mapping[str, Any], field: str = "dateLastChange") -> datetime | None:
+    """The moment of `field` of an item; Malformed when it is no date-time, or lies in
+    the future."""
+    value = row.get(field)
+    if value is None or value == "":
+        return None
+    try:
+        moment = from_local(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise Malformed(field, value, "is not a date-time")
+    if moment > datetime.now(timezone.utc) + FUTURE:
+        raise Malformed(field, value, "lies in the future")
+    return moment
+
+
+def number(row: Mapping[str, Any], field: str) -> Decimal | None:
+    """A numeric field of an item as Decimal (None when empty); Malformed for anything
+    but a finite JSON number or its text."""
+    value = row.get(field)
+    if isinstance(value, bool | dict | list):
+        raise Malformed(field, value, "is not a number")
+    try:
+        found = decimal(value)
+    except ValueError:
+        raise Malformed(field, value, "is not a number") from None
+    if found is not None and not found.is_finite():
+        raise Malformed(field, value, "is not a number")
+    return found
+
+
+def text_of(row: Mapping[str, Any], field: str, limit: int | None = None) -> str | None:
+    """A text field of an item, stripped (None when empty); Malformed when it is longer
+    than Asperion's field holds."""
+    value = _text(row.get(field))
+    if value is not None and limit is not None and len(value) > limit:
+        raise Malformed(field, f"{value[:20]}...", f"is {len(value)} characters; it holds {limit}")
+    return value
 
 
 def to_local(moment: datetime) -> str:
@@ -114,7 +174,7 @@ def product_from_article(
         "sku": code,
         "name": _text(row.get("description")) or code,
         "description": _text(row.get("longDescription")),
-        "price": decimal(row.get("salesPrice")),
+        "price": number(row, "salesPrice"),
         "price_includes_tax": False,
         "tax_rate": vat_rates.get(str(row.get("vatCodeId"))),
         "currency": "EUR",
@@ -123,7 +183,7 @@ def product_from_article(
         "active": bool(row.get("active", True)),
         "attributes": attributes,
         "characteristics": characteristics,
-        "updated_at": from_local(row.get("dateLastChange")),
+        "updated_at": changed_at(row),
     }
 
 
@@ -131,13 +191,13 @@ def stock_from_article(row: Mapping[str, Any], reserved_field: str | None) -> di
     """An article's stock: currentStock on hand, the reserved quantity where the
     administration reports one (`reserved_field`)."""
     code = str(row.get("articleCode") or "")
-    reserved = decimal(row.get(reserved_field)) if reserved_field else None
+    reserved = number(row, reserved_field) if reserved_field else None
     return {
         "key": code,
         "sku": code,
-        "on_hand": decimal(row.get("currentStock")) or Decimal(0),
+        "on_hand": number(row, "currentStock") or Decimal(0),
         "reserved": reserved or Decimal(0),
-        "updated_at": from_local(row.get("dateLastChange")),
+        "updated_at": changed_at(row),
     }
 
 
@@ -157,6 +217,8 @@ def split_name(full: str | None) -> tuple[str | None, str | None]:
 
 def customer_from_debtor(row: Mapping[str, Any]) -> dict[str, Any]:
     """A debtor as a Customer; its customer number is the key."""
+    for field, limit in DEBTOR_LIMITS.items():
+        text_of(row, field, limit)  # a longer value is not one Asperion keeps
     company = is_company(row)
     person = _text(row.get("attentionTo")) if company else _text(row.get("name"))
     first, last = split_name(person)
@@ -185,7 +247,7 @@ def customer_from_debtor(row: Mapping[str, Any]) -> dict[str, Any]:
         "vat_number": _text(row.get("vatNumber")),
         "group": _text(row.get("debtorKindId")),
         "billing_address": address if street or address.get("city") else None,
-        "updated_at": from_local(row.get("dateLastChange")),
+        "updated_at": changed_at(row),
     }
 
 
@@ -219,7 +281,10 @@ def debtor_body(
         "emailAddress": customer.email,
         "phoneNumber": customer.phone or address.phone,
         "vatNumber": customer.vat_number,
-        settings.booking_group_field: settings.business_booking_group,
+        # a new debtor gets the business booking group; a known one keeps its own
+        settings.booking_group_field: settings.business_booking_group
+        if existing is None or not existing.get(settings.booking_group_field)
+        else None,
         # a new debtor gets the default terms; a known one keeps its own unless mapped
         "paymentConditionId": payment_condition
         or (settings.payment_condition_id if existing is None else None),
@@ -252,8 +317,9 @@ def contact_body(customer: Customer) -> dict[str, Any]:
 def debtor_problems(customer: Customer, settings: AsperionSettings) -> list[tuple[str, str]]:
     """(field, problem) for each customer value longer than the debtor field it fills."""
     body = debtor_body(customer, settings)
+    first, last = len(customer.first_name or ""), len(customer.last_name or "")
     fields = {
-        "name": "company" if customer.company else "last_name",
+        "name": "company" if customer.company else "first_name" if first > last else "last_name",
         "attentionTo": "first_name",
         "address": "billing_address.street",
         "postCode": "billing_address.postcode",
@@ -436,4 +502,15 @@ def order_problems(order: Order, settings: AsperionSettings) -> list[tuple[str, 
             problems.append(("lines.sku", f"SKU {line.sku} is longer than {ARTICLE_CODE}"))
         if line.quantity == 0:
             problems.append(("lines.quantity", f"SKU {line.sku}: a quantity of 0"))
+        if line.unit_price < 0 or line.discount < 0:
+            problems.append(
+                (
+                    "lines.unit_price" if line.unit_price < 0 else "lines.discount",
+                    f"SKU {line.sku}: a negative price or discount; Asperion books a return "
+                    "as a credit, not as an order line",
+                )
+            )
+    for shipping in order.shipping_lines:
+        if shipping.price < 0:
+            problems.append(("shipping_lines.price", "a negative shipping price"))
     return problems

@@ -5,7 +5,7 @@ confirmed about Asperion's API and what is configurable because it is not."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -20,12 +20,13 @@ from host.models import Customer, Order, Product, Record, StockLevel, record_or_
 from host.vocabulary import DebtorField, Entity, OrderType
 from ihost_asperion.client import REFERENCE_TTL, AsperionClient
 from ihost_asperion.convert import (
+    Malformed,
+    changed_at,
     contact_body,
     customer_from_debtor,
     debtor_body,
     debtor_problems,
     decimal,
-    from_local,
     invoice_body,
     invoice_lines,
     order_problems,
@@ -45,6 +46,18 @@ DEBTOR_FILTERS: dict[DebtorField, str] = {
     "key": "CustomerNumber",
 }
 INVOICES = "salesinvoiceswithlines"
+#: the Asperion field a record field is read from, to name it in Asperion's words
+ASPERION_FIELDS = {
+    "email": "emailAddress",
+    "phone": "phoneNumber",
+    "vat_number": "vatNumber",
+    "price": "salesPrice",
+    "ean": "ean",
+    "on_hand": "currentStock",
+    "reserved": "reservedStock",
+    "billing_address.country": "countryCode",
+    "billing_address.postcode": "postCode",
+}
 
 
 class AsperionSettings(BaseModel):
@@ -150,6 +163,13 @@ class AsperionPlugin:
         order_types={"sales_order", "invoice"},
         debtor_match=set(DEBTOR_FILTERS),
         rate_limit="no published limit: Retry-After is honoured; requests_per_second paces",
+        why_not={
+            "writes stock": "currentStock is read-only in Asperion's API (stock changes in "
+            "the application or through sales orders)",
+            "writes products": "Asperion is the source of articles here; writing them is not "
+            "built yet",
+            "reads orders": "reading sales orders and invoices is not built yet",
+        },
     )
 
     def __init__(self, settings: AsperionSettings, context: ConnectorContext) -> None:
@@ -201,10 +221,15 @@ class AsperionPlugin:
                 f"asperion: administration {wanted} is not one this user may open "
                 f"(they are: {known or 'none'}): check administration_id"
             )
+        self._check_booking_group()
+
+    def _check_booking_group(self) -> None:
+        """Stop (not fail each new debtor alone) where the administration has no debtor
+        kind business_booking_group: every debtor the run would make is refused for it."""
         kinds = self._reference_ids("debtorkinds")
         if kinds is not None and self.settings.business_booking_group not in kinds:
             raise AuthError(
-                f"asperion: business_booking_group {self.settings.business_booking_group!r} "
+                f"asperion: business_booking_group {self.settings.business_booking_group} "
                 f"is not a debtor kind of the administration (they are: {', '.join(kinds)})"
             )
 
@@ -220,15 +245,21 @@ class AsperionPlugin:
     # --- source ---------------------------------------------------------------------------
 
     def _changed(self, resource: str, since: datetime | None, **params: Any) -> Iterator[dict]:
-        """Items changed at or after `since` (all without it), oldest change first. Where
-        the filter is switched off, or a server ignores it, the items before `since` are
-        dropped here."""
+        """Items changed at or after `since`, oldest change first: asked with
+        DateLastChange_from, and what a server ignoring the filter sends from before `since`
+        dropped here. All items when `since` is None or the filter is switched off."""
         params["orderBy"] = "DateLastChange"
-        if since is not None and self.settings.changed_since_filter:
-            params["DateLastChange_from"] = to_local(since)
+        if since is None or not self.settings.changed_since_filter:
+            # everything: a dateLastChange not to be trusted is why the filter is off
+            yield from self.client.rows(resource, params)
+            return
+        params["DateLastChange_from"] = to_local(since)
         for row in self.client.rows(resource, params):
-            changed = from_local(row.get("dateLastChange"))
-            if since is None or changed is None or changed >= since:
+            try:
+                changed = changed_at(row)
+            except Malformed:
+                changed = None  # passed on: the conversion names what is wrong with it
+            if changed is None or changed >= since:
                 yield row
 
     def _vat_rates(self) -> dict[str, Decimal]:
@@ -238,34 +269,69 @@ class AsperionPlugin:
             if (rate := decimal(row.get("percentage"))) is not None
         }
 
+    @staticmethod
+    def _converted(
+        model: type[Record],
+        row: Mapping[str, Any],
+        key_field: str,
+        convert: Callable[[Mapping[str, Any]], dict[str, Any]],
+    ) -> Record | RecordInvalid:
+        """One item of Asperion's as a record, or, where Asperion sent what its fields
+        cannot hold, a RecordInvalid naming the item and Asperion's field: it waits as a
+        dead letter and the read goes on."""
+        key = str(row.get(key_field) or row.get("id"))
+        noun = {StockLevel: "stock level", Customer: "debtor"}.get(model, "article")
+        try:
+            data = convert(row)
+        except Malformed as exc:
+            return RecordInvalid(
+                f"{noun} {key}: Asperion sent {exc}",
+                key=key,
+                field=exc.field,
+                payload=row,
+                summary=f"{noun} {key}: {exc.problem}",
+            )
+        found = record_or_invalid(model, data, key=key, payload=row)
+        if isinstance(found, RecordInvalid) and found.field in ASPERION_FIELDS:
+            remote = ASPERION_FIELDS[found.field]
+            return RecordInvalid(
+                f"{found} (Asperion's {remote})",
+                key=key,
+                field=remote,
+                payload=row,
+                summary=f"{found.summary} (Asperion's {remote})",
+            )
+        return found
+
     @hookimpl
     def fetch_products(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         rates = self._vat_rates()
         for row in self._changed("articles", since):
             if row.get("articleCode") == self.settings.shipping_article:
                 continue  # shipping costs on orders, not a product
-            data = product_from_article(row, rates, self.settings)
-            yield record_or_invalid(
-                Product, data, key=data["key"] or str(row.get("id")), payload=row
+            yield self._converted(
+                Product,
+                row,
+                "articleCode",
+                lambda item: product_from_article(item, rates, self.settings),
             )
 
     @hookimpl
     def fetch_stock(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         # a sales order changes an article's stock without changing its dateLastChange:
         # every run reads every active article, and the flow passes on what changed
+        reserved = self.settings.reserved_stock_field
         for row in self.client.rows("articles", {"orderBy": "ArticleCode"}):
             if row.get("articleCode") == self.settings.shipping_article:
                 continue
-            data = stock_from_article(row, self.settings.reserved_stock_field)
-            yield record_or_invalid(
-                StockLevel, data, key=data["key"] or str(row.get("id")), payload=row
+            yield self._converted(
+                StockLevel, row, "articleCode", lambda item: stock_from_article(item, reserved)
             )
 
     @hookimpl
     def fetch_customers(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         for row in self._changed("debtors", since):
-            data = customer_from_debtor(row)
-            yield record_or_invalid(Customer, data, key=data["key"], payload=row)
+            yield self._converted(Customer, row, "customerNumber", customer_from_debtor)
 
     # --- debtors --------------------------------------------------------------------------
 
@@ -340,6 +406,7 @@ class AsperionPlugin:
                 existing if kept == body else self.client.replace("debtors", existing["id"], body)
             )
         else:
+            self._check_booking_group()
             saved = self.client.create("debtors", debtor_body(customer, self.settings, None, terms))
         number = str(saved["customerNumber"])
         self._debtor_ids[number] = int(saved["id"])
@@ -524,6 +591,7 @@ class AsperionPlugin:
             if existing:
                 self.client.replace("debtors", existing["id"], body, validate_only=True)
             else:
+                self._check_booking_group()
                 self.client.create("debtors", body, validate_only=True)
         elif entity == "orders" and isinstance(record, Order) and order_type and target_id:
             self.validate_record("orders", record, order_type)

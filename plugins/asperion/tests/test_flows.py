@@ -326,3 +326,39 @@ def test_stamp_is_amsterdam_time() -> None:
 
     moment = from_local(STAMP)
     assert moment is not None and moment.isoformat() == "2026-05-01T10:00:00+00:00"
+
+
+@pytest.mark.parametrize("filter_setting", [True, False])
+def test_changed_since_without_asperions_filter(
+    tmp_path: Path, testshop: RecordSandbox, filter_setting: bool
+) -> None:
+    """A server without DateLastChange_from (it ignores it, as ASP.NET does an unknown
+    parameter): with the filter on, what is older than the cursor is dropped by the
+    connector; with it off, everything is read and content hashes find the change."""
+    with AsperionSandbox(changed_since_filters=False) as books:
+        books.seed(
+            "debtors",
+            [
+                {"name": f"Klant {n}", "emailAddress": f"klant{n}@example.com"}
+                | {
+                    "debtorKindId": "BI",
+                    "dateLastChange": STAMP if n == 2 else "2026-04-01T08:00:00",
+                }
+                for n in range(3)
+            ],
+        )
+        flows = '[flows.customers]\nkind = "customers"\nsource = "erp"\ntarget = "shop"\n'
+        config = setup(
+            tmp_path, "testerp", testshop, books, flows, changed_since_filter=filter_setting
+        )
+        _, first = run_flow(config, "customers")
+        assert first["counts"]["created"] == 3
+        (one,) = [d for d in books.dump("debtors") if d["name"] == "Klant 1"]
+        del one["dateLastChange"]
+        books.seed("debtors", [{**one, "city": "Leiden"}])
+        _, second = run_flow(config, "customers")
+    assert {k: a for k, (a, _) in actions(second).items() if a != "unchanged"} == {
+        one["customerNumber"]: "updated"
+    }
+    # the cursor is Klant 2's change: read again (since is inclusive), with Klant 1's
+    assert second["counts"]["read"] == (2 if filter_setting else 3)
