@@ -48,6 +48,11 @@ class Capabilities(BaseModel):
         frozenset({"email"}),
         description="customer fields find_debtor finds a debtor by (match_debtor_on)",
     )
+    debtor_batch: int = Field(
+        1,
+        ge=1,
+        description="max customers per create_debtors call; 1: debtors are created one at a time",
+    )
     split_shipments: bool = Field(False, description="keeps partial shipments of an order")
     stock_batch: int = Field(100, ge=1, description="max levels per push_stock call")
     webhooks: frozenset[Entity] = Field(frozenset(), description="entities it announces by webhook")
@@ -79,7 +84,7 @@ class Capabilities(BaseModel):
         return sorted(value)
 
     def required_hooks(self) -> set[str]:
-        """Hook names that the declared reads, writes and webhooks call for."""
+        """Hook names that the declared reads, writes, webhooks and debtor_batch call for."""
         hooks = {"check_connection"}
         for entity in self.reads:
             hooks.update(READ_HOOKS[entity])
@@ -87,6 +92,8 @@ class Capabilities(BaseModel):
             hooks.update(WRITE_HOOKS[entity])
         if self.webhooks:
             hooks.add("parse_webhook")
+        if self.debtor_batch > 1:
+            hooks.add("create_debtors")
         return hooks
 
 
@@ -122,6 +129,13 @@ def hook_mismatches(capabilities: Capabilities, implemented: set[str]) -> list[s
         problems.append("declares order_types but does not write orders")
     if "orders" in capabilities.writes and not capabilities.order_types:
         problems.append("declares writes orders but no order_types")
+    if capabilities.debtor_batch > 1:
+        if "create_debtors" not in implemented:
+            problems.append("declares debtor_batch but does not implement create_debtors")
+        if "customers" not in capabilities.writes:
+            problems.append("declares debtor_batch but does not write customers")
+    elif "create_debtors" in implemented:
+        problems.append("implements create_debtors but declares no debtor_batch above 1")
     if "find_debtor" in implemented and not capabilities.debtor_match:
         problems.append("implements find_debtor but declares no debtor_match")
     if "check_connection" not in implemented:

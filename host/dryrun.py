@@ -44,6 +44,12 @@ class DryRun:
         return existing_id or NEW_DEBTOR
 
     @hookimpl(tryfirst=True)
+    def create_debtors(self, customers: list[Any]) -> list[str]:
+        for customer in customers:  # each checked as upsert_debtor would check it
+            self._preview("customers", customer, None, None)
+        return [NEW_DEBTOR] * len(customers)
+
+    @hookimpl(tryfirst=True)
     def upsert_product(self, existing_id: str | None) -> str:
         return existing_id or "(new product)"
 

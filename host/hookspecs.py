@@ -21,8 +21,8 @@ flow's cursor only past records it has finished. A record the connector cannot
 convert is yielded as a RecordInvalid (see host.models.record_or_invalid), never
 raised: a raised exception ends the stream, and the run with it.
 
-Target hooks are called once per record (push_stock once per batch). Writes must
-be safe to repeat for the same record key (see each hook).
+Target hooks are called once per record (push_stock and create_debtors once per
+batch). Writes must be safe to repeat for the same record key (see each hook).
 """
 
 from __future__ import annotations
@@ -222,6 +222,24 @@ def upsert_debtor(customer: Customer, existing_id: str | None) -> str:
     A customer with a company name becomes a company debtor with the person as
     its contact; without one, a person debtor. Write the billing and shipping
     addresses.
+    """
+
+
+@hookspec(firstresult=True)
+def create_debtors(customers: list[Customer]) -> list[str]:
+    """Create every customer as a new debtor in one call; return their ids in the same order.
+
+    Implement it where the remote has a batch endpoint, and declare the most customers one
+    call takes in capabilities.debtor_batch (more than 1). Each customer becomes a debtor
+    as upsert_debtor creates one: a company debtor with the person as its contact, or a
+    person debtor; both addresses. The customers flow calls it with at most debtor_batch
+    customers that have no binding and that find_debtor did not find (the orders flow
+    writes its debtors one at a time). All or nothing: when the remote refuses a customer
+    or the call fails, raise for the whole batch (RemoteRejected with the remote's words,
+    RecordInvalid, TransientError, ...), never return a shorter list. The flow then writes
+    that batch's customers one at a time, find_debtor first: find_debtor must find every
+    debtor the failed call did create (a connector that keeps an index of debtors
+    refreshes it after a failed batch).
     """
 
 

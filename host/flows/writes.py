@@ -14,11 +14,17 @@ records, so a strategy only adds commits.
   finds what a crash left unbound (products: `find_products`).
 - `Batches(size, action)`: units written `size` at a time by `Flow.write_batch`, all or
   nothing, bound per chunk; idempotent writes (stock levels).
+- `EachOrBatch(size, batched, marks, action)`: as `CommitEach`, but the units the flow
+  picks (`batched`) wait and are written `size` at a time by `Flow.write_batch`, each
+  batch committed as soon as it is written; a unit sharing a mark with one waiting (the
+  same e-mail) is put again once the batch is written. New debtors of a target with a
+  batch endpoint (customers).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -122,3 +128,67 @@ class Batches(WriteStrategy):
         units, self._pending = self._pending, []
         if units:
             writer.write_batch(units, self.action)
+
+
+class EachOrBatch(WriteStrategy):
+    """Each unit written and committed at once, as by `CommitEach`, unless `batched(unit)`
+    picks it: then it waits, and the units waiting are written `size` at a time by
+    `Flow.write_batch` (all or nothing, each counted as `action`; a batch that fails is
+    written again one unit at a time), once `size` wait and when the source is read to its
+    end; each batch is committed as soon as it is written.
+
+    `batched` is asked once a unit (it may look the unit up in the target). `marks(unit)`
+    names what two units of one batch must not share (a key, a debtor's e-mail): a unit
+    sharing a mark with one waiting is neither asked nor written until that batch is
+    written, and is put again then (it may find what the batch wrote)."""
+
+    def __init__(
+        self,
+        size: int,
+        batched: Callable[[Unit], bool],
+        marks: Callable[[Unit], Iterable[str]],
+        action: Action = "created",
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a batch holds at least one unit, not {size}")
+        self.size = size
+        self.batched = batched
+        self.marks = marks
+        self.action: Action = action
+        self._pending: list[Unit] = []
+        self._marked: set[str] = set()  # the marks of the units pending
+        self._after: list[Unit] = []  # units put again once the pending batch is written
+
+    def __repr__(self) -> str:
+        return f"EachOrBatch({self.size}, {self.action!r})"
+
+    def put(self, writer: Writer, unit: Unit) -> None:
+        marks = set(self.marks(unit))
+        if not marks.isdisjoint(self._marked):
+            self._after.append(unit)
+        elif self.batched(unit):
+            self._pending.append(unit)
+            self._marked |= marks
+            if len(self._pending) >= self.size:
+                self._flush(writer)
+        else:
+            writer.check_stop()
+            writer.write(unit)
+            writer.commit()
+
+    def waiting(self) -> set[str]:
+        return {unit.source_key for unit in (*self._pending, *self._after)}
+
+    def finish(self, writer: Writer) -> None:
+        while self._pending:
+            self._flush(writer)
+
+    def _flush(self, writer: Writer) -> None:
+        """Write the pending batch and commit it; then put the units that waited for it."""
+        units, self._pending, self._marked = self._pending, [], set()
+        writer.check_stop()
+        writer.write_batch(units, self.action)
+        writer.commit()
+        after, self._after = self._after, []
+        for unit in after:
+            self.put(writer, unit)

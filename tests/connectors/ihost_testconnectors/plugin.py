@@ -3,11 +3,11 @@
 `testshop` plays a webshop (source of orders, refunds, customers and products
 with variants; target of products, stock, customers and shipments); `testerp`
 plays an accounting system (source of products, stock, customers and shipments;
-target of orders, debtors, products without variants, images or categories,
-stock and refunds); `testoauth` is testerp signing in with OAuth2 authorization code
-(host.auth). They talk to the RecordSandbox REST API in sandbox.py over real HTTP.
-Each entity's hooks live in a mixin so that a class implements exactly the hooks its
-capabilities declare.
+target of orders, debtors (new ones created in batches), products without variants,
+images or categories, stock and refunds); `testoauth` is testerp signing in with
+OAuth2 authorization code (host.auth). They talk to the RecordSandbox REST API in
+sandbox.py over real HTTP. Each entity's hooks live in a mixin so that a class
+implements exactly the hooks its capabilities declare.
 """
 
 from __future__ import annotations
@@ -142,6 +142,13 @@ class CustomersTarget:
         if existing_id:
             return self._update("customers", existing_id, body)
         return self._create("customers", body)
+
+
+class DebtorBatchTarget:
+    @hookimpl
+    def create_debtors(self, customers: list[Customer]) -> list[str]:
+        body = {"records": [self._native(customer) for customer in customers]}
+        return [str(i) for i in self.client.post("/api/customers/batch", json=body).json()["ids"]]
 
 
 class OrdersSource:
@@ -319,12 +326,14 @@ class ErpPlugin(
     ShipmentsSource,
     OrdersTarget,
     CustomersTarget,
+    DebtorBatchTarget,
     ProductsTarget,
     StockTarget,
     RefundsTarget,
     _RecordPlugin,
 ):
-    """An accounting system for the host's tests: keeps debtors, sales orders, credits."""
+    """An accounting system for the host's tests: keeps debtors (created in batches of 50),
+    sales orders, credits."""
 
     name = "testerp"
     title = "Test ERP (ihost's own tests)"
@@ -334,6 +343,7 @@ class ErpPlugin(
         product_types={"simple"},
         order_types={"sales_order", "invoice"},
         debtor_match={"email", "phone", "vat_number"},
+        debtor_batch=50,
         stock_batch=100,
         rate_limit="5 requests/s",
     )

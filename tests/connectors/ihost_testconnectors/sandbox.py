@@ -13,6 +13,10 @@ API (every call needs ``Authorization: Bearer <token>``, else 401
 - ``PUT  /api/{entity}/{id}`` -> merges the given fields
 - ``POST /api/stock`` ``{"levels": [{"sku", "quantity", "managed"}]}``, at most `stock_batch`
   levels a call (400 above), 422 naming an unknown SKU
+- ``POST /api/customers/batch`` ``{"records": [...]}`` -> 201 ``{"ids": [...]}`` in the same
+  order, at most `debtor_batch` records a call (400 above); all or nothing: a failure
+  injected for any of its records (``/api/fail``) answers for the whole call, nothing made
+  (unless ``"applied"``: all made, and the answer is the error)
 - ``POST /api/fail`` (testing) ``{"entity": ..., "key": ..., "status": 500|422, "times": N}``
   makes the next N writes of that record answer with that status; optional: ``"message"``
   (the error's words), ``"delay"`` (seconds to wait first; with status 0 the write then
@@ -50,9 +54,11 @@ class RecordSandbox(Sandbox):
 
     name = "testshop"
 
-    def __init__(self, *, stock_batch: int = 250, **kwargs: Any) -> None:
+    def __init__(self, *, stock_batch: int = 250, debtor_batch: int = 50, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stock_batch = stock_batch
+        self.debtor_batch = debtor_batch
+        self.batches: list[int] = []  # the size of each customers batch made
         self.token = TOKEN
         self.tables: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.idempotency: dict[tuple[str, str], str] = {}
@@ -81,6 +87,7 @@ class RecordSandbox(Sandbox):
             Route("/api/ping", self._ping),
             Route("/api/fail", self._fail, methods=["POST"]),
             Route("/api/stock", self._push_stock, methods=["POST"]),
+            Route("/api/customers/batch", self._create_customers, methods=["POST"]),
             Route("/api/{entity}/search", self._search),
             Route("/api/{entity}", self._list, methods=["GET"]),
             Route("/api/{entity}", self._create, methods=["POST"]),
@@ -187,6 +194,32 @@ class RecordSandbox(Sandbox):
         if failure:  # made, but the caller never hears so
             return self._failure(failure, record_key)
         return JSONResponse({"id": record_id}, status_code=201)
+
+    async def _create_customers(self, request: Request) -> Response:
+        if denied := self._guard(request):
+            return denied
+        records = (await request.json()).get("records") or []
+        if not 0 < len(records) <= self.debtor_batch:
+            return JSONResponse(
+                {"error": f"1 to {self.debtor_batch} records a call, got {len(records)}"},
+                status_code=400,
+            )
+        failures: list[tuple[dict[str, Any], str | None]] = []
+        for record in records:
+            if spec := await self._injected("customers", record.get("key")):
+                failures.append((spec, record.get("key")))
+        refused = [(spec, key) for spec, key in failures if not spec.get("applied")]
+        if refused:
+            return self._failure(*refused[0])
+        ids = []
+        with self.lock:
+            for body in records:
+                ids.append(str(next(self._ids)))
+                self.tables["customers"][ids[-1]] = {**body, "id": ids[-1], "updated_at": _now()}
+            self.batches.append(len(records))
+        if failures:  # made, but the caller never hears so
+            return self._failure(*failures[0])
+        return JSONResponse({"ids": ids}, status_code=201)
 
     async def _update(self, request: Request) -> Response:
         if denied := self._guard(request):
