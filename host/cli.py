@@ -744,6 +744,8 @@ def demo(
             click.echo(f"{title} sandbox ({role}): {box.base_url}")
         click.echo(f"config: {config.path}")
         code = demos.run_once(config, chosen, sandboxes, obj.registry, _print_report)
+        for line in demos.unsupported(chosen, obj.registry):
+            click.echo(line)
         if dashboard is None:
             click.get_current_context().exit(code)
         service = Daemon(str(config.path), obj.registry, port=port, run_at_start=False)

@@ -58,7 +58,8 @@ class DemoPair:
     `systems` maps a role (the connection's name in the demo's config: "shop", "erp") to
     the plugin and its sandbox's options; `settings` adds connection settings per role
     beyond the sandbox's own; `seed` fills the sandboxes; `before` runs remote-side events
-    before a flow (by flow name)."""
+    before a flow (by flow name); `unsupported` names the page's flows the APIs cannot
+    carry."""
 
     name: str
     title: str
@@ -67,6 +68,9 @@ class DemoPair:
     seed: Callable[[Sandboxes], None]
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     before: Mapping[str, Callable[[Sandboxes], None]] = field(default_factory=dict)
+    #: flows of the seed page one side's API cannot carry: (kind, source role, target role),
+    #: shown with the matrix's reason instead of run
+    unsupported: tuple[tuple[str, str, str], ...] = ()
 
 
 def pairs() -> dict[str, DemoPair]:
@@ -452,6 +456,21 @@ def running_demo(
             _demo_key(directory)
             authorize(config, registry)
         yield config, sandboxes
+
+
+def unsupported(pair: DemoPair, registry: Registry) -> list[str]:
+    """A line for each of the pair's unsupported flows, with the matrix's reasons."""
+    from host.matrix import pair_notes
+
+    lines = []
+    for kind, source, target in pair.unsupported:
+        plugins = [registry.plugins[pair.systems[role][0]] for role in (source, target)]
+        caps = [info.capabilities for info in plugins]
+        if caps[0] is None or caps[1] is None:
+            continue
+        status, notes = pair_notes(kind, caps[0], caps[1])
+        lines.append(f"{kind} ({source} -> {target}): {status}: {'; '.join(notes)}")
+    return lines
 
 
 def run_once(

@@ -316,6 +316,12 @@ class HttpClient:
     def observe(self, response: httpx.Response) -> None:
         """Called with every response, to update a limiter from the remote's headers."""
 
+    def error_for(self, response: httpx.Response, message: str) -> Exception | None:
+        """The error for an answer of 400 or more, where the remote's own error codes say
+        more than its status (BuchhaltungsButler's `error_code` 15, "temporarily
+        restricted", comes with a 403 yet means wait); None maps it by its status."""
+        return None
+
     def refusal(self, response: httpx.Response, message: str) -> Exception | None:
         """An error for a 5xx that is really a refusal of the record (some APIs, AFAS
         among them, answer a validation error with 500); None keeps it transient."""
@@ -479,6 +485,8 @@ class HttpClient:
             return
         response.read()
         message = redact(self.error_message(response))
+        if (specific := self.error_for(response, message)) is not None:
+            raise specific
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in (401, 403):
             raise AuthError(f"{self.name} refused the credentials ({status}): {message}")

@@ -69,7 +69,7 @@ def test_a_sandbox_not_installed_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_demo_lists_its_pairs_and_refuses_an_unknown_one(tmp_path: Path) -> None:
     listed = run_ihost("demo", "--list")
-    assert listed.code == 0 and listed.out.startswith("shopify-afas: ")
+    assert listed.code == 0 and "\nshopify-afas: " in f"\n{listed.out}"
     unknown = run_ihost("demo", "shopify-nowhere", "--once", "--dir", str(tmp_path / "d"))
     assert unknown.code == 2 and unknown.err.count("\n") == 1
     assert "no demo pair 'shopify-nowhere'" in unknown.err and "shopify-afas" in unknown.err
