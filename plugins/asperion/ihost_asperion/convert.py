@@ -433,7 +433,9 @@ def invoice_lines(
     per order line and shipping line; `rates` gives each one's (VAT code, percentage)."""
     amounts: list[tuple[str, Decimal, int]] = [
         (
-            f"{line.quantity.normalize():f} x {line.name or line.sku} ({line.sku})",
+            f"{line.quantity.normalize():f} x {line.name or line.sku} ({line.sku})"
+            if line.sku
+            else line.name or "Order line",
             line.unit_price * line.quantity - line.discount,
             settings.revenue_ledger_account_id or 0,
         )
@@ -488,8 +490,13 @@ def invoice_body(
     )
 
 
-def order_problems(order: Order, settings: AsperionSettings) -> list[tuple[str, str]]:
-    """(field, problem) for each order value Asperion would refuse."""
+def order_problems(
+    order: Order, settings: AsperionSettings, order_type: str | None = None
+) -> list[tuple[str, str]]:
+    """(field, problem) for each order value Asperion would refuse as `order_type`. A line
+    without SKU is refused on a sales order (article lines); an invoice's lines are
+    financial and take it (an order read from a bookkeeping system has one line per VAT
+    rate, without articles)."""
     problems = []
     if len(order.number) > ORDER_REFERENCE:
         problems.append(
@@ -497,7 +504,10 @@ def order_problems(order: Order, settings: AsperionSettings) -> list[tuple[str, 
         )
     for line in order.lines:
         if not line.sku:
-            problems.append(("lines.sku", f"line {line.name!r} has no SKU; Asperion needs one"))
+            if order_type != "invoice":
+                problems.append(
+                    ("lines.sku", f"line {line.name!r} has no SKU; a sales order needs one")
+                )
         elif len(line.sku) > ARTICLE_CODE:
             problems.append(("lines.sku", f"SKU {line.sku} is longer than {ARTICLE_CODE}"))
         if line.quantity == 0:

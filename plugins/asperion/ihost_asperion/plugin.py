@@ -441,7 +441,7 @@ class AsperionPlugin:
     @hookimpl
     def validate_record(self, entity: Entity, record: Any, order_type: OrderType | None) -> None:
         if entity == "orders":
-            problems = order_problems(record, self.settings)
+            problems = order_problems(record, self.settings, order_type)
             if order_type == "invoice":
                 problems += [
                     (name, "is not set: invoices need it in the Asperion connection's settings")
