@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import platform
 
-from bench import asperion, crash, flows, foundation, shopify_backfill, shopify_stock
+from bench import (
+    asperion,
+    buchhaltungsbutler,
+    crash,
+    flows,
+    foundation,
+    shopify_backfill,
+    shopify_stock,
+)
 
 #: the issue's targets on this project's 2-core machine: (at least | at most, value)
 TARGETS = {
@@ -27,6 +35,7 @@ def main() -> None:
         + shopify_stock.main()
         + shopify_backfill.main()
         + asperion.main()
+        + buchhaltungsbutler.main()
     )
     print(flush=True)
     rows = crash.main()  # prints its figures as it goes; the verdicts follow

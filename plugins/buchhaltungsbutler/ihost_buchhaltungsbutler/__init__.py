@@ -1,0 +1,1 @@
+"""ihost connector for BuchhaltungsButler (API v1)."""
