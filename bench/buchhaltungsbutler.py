@@ -1,5 +1,6 @@
-"""BuchhaltungsButler: 500 new debtors at the documented limits (100 requests a minute per
-api_key, one batch call per 5 s, 50 a batch), against the sandbox with its limits on.
+"""BuchhaltungsButler at the documented limits (100 requests a minute per api_key, one batch
+call per 5 s, 50 a batch), against the sandbox with its limits on: 500 new debtors written,
+and 200 paid outbound receipts read as orders.
 
 The least time: the batch calls are ceil(500 / 50) = 10, five seconds apart, so 45 s after
 the first; the other calls (the debtor index) fit in the minute's 100. The figures say how
@@ -18,6 +19,7 @@ from host.plugins import discover
 from host.runner import Runner
 
 DEBTORS = 500
+RECEIPTS = 200
 BATCH, SPACING, PER_MINUTE = 50, 5.0, 100
 
 
@@ -35,6 +37,54 @@ def _customer(n: int) -> dict[str, Any]:
 
 
 def main() -> list[tuple[str, float, str]]:
+    return _debtors() + _receipts()
+
+
+def _receipts() -> list[tuple[str, float, str]]:
+    """RECEIPTS paid outbound receipts read as orders: the list in pages of 500, and one
+    detail call each for its VAT breakdown (receipts have no line items)."""
+    from ihost_buchhaltungsbutler.plugin import (
+        BuchhaltungsButlerPlugin,
+        BuchhaltungsButlerSettings,
+    )
+    from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
+
+    seeded = [
+        {
+            "type": "invoice outbound",
+            "date": "2026-05-01",
+            "counterparty": f"Kunde {n}",
+            "invoicenumber": f"RE-{n:05d}",
+            "amount": "119.00",
+            "amount_paid": "119.00",
+            "currency": "EUR",
+            "vat": [{"rate": "19.00", "net": "100.00", "vat": "19.00"}],
+        }
+        for n in range(RECEIPTS)
+    ]
+    with BuchhaltungsButlerSandbox(rate_limit=True) as books:
+        books.seed("receipts", seeded)
+        plugin = BuchhaltungsButlerPlugin(BuchhaltungsButlerSettings(**books.connection_settings()))
+        try:
+            started = time.perf_counter()
+            read = sum(1 for _ in plugin.fetch_orders(since=None, statuses=["paid"]))
+            elapsed = time.perf_counter() - started
+        finally:
+            plugin.close()
+        calls, refused = books.requests, books.refused
+    if read != RECEIPTS:
+        raise RuntimeError(f"the receipts read gave {read} of {RECEIPTS}")
+    least = max(0, calls - PER_MINUTE) * 60 / PER_MINUTE
+    return [
+        (f"buchhaltungsbutler orders read, {RECEIPTS} receipts at 100/min", elapsed, "s"),
+        ("  least time the limit allows (a detail call per receipt)", least, "s"),
+        ("  elapsed / least, in hundredths", elapsed / least * 100, "/100"),
+        ("  calls in all", calls, ""),
+        ("  code 15 refusals (waited out, none shown)", refused, ""),
+    ]
+
+
+def _debtors() -> list[tuple[str, float, str]]:
     from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
     from ihost_testconnectors.sandbox import RecordSandbox
 

@@ -313,7 +313,7 @@ def customer_row(n: int) -> dict[str, Any]:
 def test_new_debtors_go_in_batches_of_50_and_are_found_again(tmp_path: Path) -> None:
     from ihost_testconnectors.sandbox import RecordSandbox
 
-    with RecordSandbox() as erp, BuchhaltungsButlerSandbox() as books:
+    with RecordSandbox() as erp, BuchhaltungsButlerSandbox(rate_limit=True) as books:
         erp.seed("customers", [customer_row(n) for n in range(120)])
         books.seed("debtors", [{"name": "Eva Kunde 7", "email": "KUNDE7@example.de"}])
         connections = {"erp": ("testerp", erp), "books": ("buchhaltungsbutler", books)}
@@ -323,10 +323,12 @@ def test_new_debtors_go_in_batches_of_50_and_are_found_again(tmp_path: Path) -> 
         batches = [c for c in books.calls if c.path.endswith("/add-batch/debtors")]
         singles = [c for c in books.calls if c.path.endswith("/add/debtor")]
         debtors = books.dump("debtors")
+        refused = books.refused
         _, again = run_flow(config, "customers", "--full")
     assert result.code == 0, result.output
     assert report["counts"] == report["counts"] | {"created": 119, "updated": 1}
     assert len(batches) == 3 and not singles  # 50, 50, 19 new; customer 7 was there
+    assert refused == 0  # one batch every 5 s, as BuchhaltungsButler allows
     assert len(debtors) == 120  # one each: the one found by e-mail was updated
     assert again["counts"]["created"] == 0 and again["counts"]["updated"] == 0
 
