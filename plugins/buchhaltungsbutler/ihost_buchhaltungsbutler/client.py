@@ -30,21 +30,25 @@ BATCH_MAX = 50
 
 
 class _Spacing:
-    """At most one call per `seconds`: waits what is left since the last one."""
+    """At most one call per `seconds`, counted from the end of the one before (the remote
+    counts from when it arrived, which is earlier): `wait` before a call, `done` after."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._last: float | None = None
         self._lock = threading.Lock()
 
-    def acquire(self, cost: float = 1) -> float:
+    def wait(self) -> float:
         with self._lock:
             now = time.monotonic()
-            wait = 0.0 if self._last is None else max(0.0, self._last + self.seconds - now)
-            if wait:
-                time.sleep(wait)
+            pause = 0.0 if self._last is None else max(0.0, self._last + self.seconds - now)
+        if pause:
+            time.sleep(pause)
+        return pause
+
+    def done(self) -> None:
+        with self._lock:
             self._last = time.monotonic()
-            return wait
 
 
 class _BhbHttp(HttpClient):
@@ -110,7 +114,7 @@ class BuchhaltungsButlerClient:
             limiter=RequestRate(per_minute / 60.0, burst=max(1, int(per_minute) - 1)),
             name="buchhaltungsbutler",
         )
-        self._batches = _Spacing(BATCH_SPACING + 0.1)  # a margin for the way there
+        self._batches = _Spacing(BATCH_SPACING)
 
     def close(self) -> None:
         self.http.close()
@@ -135,12 +139,20 @@ class BuchhaltungsButlerClient:
 
     def batch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A batch call: at most one per BATCH_SPACING seconds, as BuchhaltungsButler allows."""
-        self.http.waited += self._batches.acquire()
-        return self.call(path, body)
+        self.http.waited += self._batches.wait()
+        try:
+            return self.call(path, body)
+        finally:
+            self._batches.done()
 
     def rows(
-        self, path: str, body: Mapping[str, Any] | None = None, page_size: int = 500
+        self,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        page_size: int = 500,
+        start: int = 0,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, page by page (offset; `rows` counts the page)."""
-        paging = OffsetLimit("data", in_body=True, count="rows", page_size=page_size)
+        """Every item of a list endpoint from offset `start`, page by page (offset; `rows`
+        counts the page)."""
+        paging = OffsetLimit("data", in_body=True, count="rows", page_size=page_size, start=start)
         return self.http.paginate("POST", path, paging, json=dict(body or {}))

@@ -8,10 +8,11 @@ zone ("2026-05-01 14:30:00").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from host.models import Address, Customer, Order, Refund
@@ -19,9 +20,11 @@ from host.models import Address, Customer, Order, Refund
 if TYPE_CHECKING:
     from ihost_buchhaltungsbutler.plugin import BuchhaltungsButlerSettings
 
+T = TypeVar("T")
 BERLIN = ZoneInfo("Europe/Berlin")
 CENT = Decimal("0.01")
 INVOICE_NUMBER = 60  # the longest invoice number a receipt keeps (/receipts/add)
+STAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2})?")
 
 
 def compact(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,11 +56,16 @@ def to_berlin(moment: datetime) -> str:
 
 
 def from_berlin(text: Any) -> datetime | None:
-    """A Berlin local date or date-time in UTC (a date: its local midnight); None for empty."""
-    if not text:
+    """A Berlin local date or date-time in UTC (a date: its local midnight); None for empty.
+    ValueError for anything else (a number, another format, a day that does not exist)."""
+    if text is None or text == "":
         return None
-    value = str(text).strip().replace(" ", "T")
-    moment = datetime.fromisoformat(value)
+    if not isinstance(text, str) or not STAMP.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not a date YYYY-MM-DD[ HH:MM:SS]")
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date YYYY-MM-DD[ HH:MM:SS]") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BERLIN)
     return moment.astimezone(timezone.utc)
@@ -292,17 +300,20 @@ def order_from_receipt(
     line per VAT rate (its net amount, at that rate), from the receipt's VAT breakdown, or
     one line of the gross amount where it has none. The customer is the debtor whose name
     is the counterparty, when there is one (with its e-mail and address)."""
+    if not isinstance(detail, Mapping):
+        raise ValueError(f"a detail that is not an object: {type(detail).__name__}")
     key = str(row.get("id_by_customer"))
-    gross = amount(row.get("amount")) or Decimal(0)
-    paid = amount(row.get("amount_paid")) or Decimal(0)
+    gross = field("amount", row.get("amount"), amount) or Decimal(0)
+    paid = field("amount_paid", row.get("amount_paid"), amount) or Decimal(0)
     number = str(row.get("invoicenumber") or key)
     lines = []
     tax = Decimal(0)
-    for part in detail.get("vat") or []:
-        rate, net = amount(part.get("rate")), amount(part.get("net"))
+    for i, part in enumerate(_vat_parts(detail.get("vat"))):
+        rate = field(f"vat[{i}].rate", part.get("rate"), amount)
+        net = field(f"vat[{i}].net", part.get("net"), amount)
         if net is None:
             continue
-        tax += amount(part.get("vat")) or Decimal(0)
+        tax += field(f"vat[{i}].vat", part.get("vat"), amount) or Decimal(0)
         lines.append(
             {
                 "name": f"Rechnung {number}, {rate.normalize():f} % USt"
@@ -316,13 +327,14 @@ def order_from_receipt(
     includes_tax = not lines
     if not lines:
         lines = [{"name": f"Rechnung {number}", "quantity": Decimal(1), "unit_price": gross}]
-    created = from_berlin(row.get("date"))
+    created = field("date", row.get("date"), from_berlin)
+    uploaded = field("date_uploaded", row.get("date_uploaded"), from_berlin)
     customer = _customer(row, debtor)
     return {
         "key": key,
         "number": number,
         "created_at": created,
-        "updated_at": from_berlin(row.get("date_uploaded")) or created,
+        "updated_at": uploaded or created,
         "status": "paid" if gross and paid >= gross else "pending",
         "currency": detail.get("currency") or "EUR",
         "prices_include_tax": includes_tax,
@@ -335,33 +347,79 @@ def order_from_receipt(
     }
 
 
+def field(name: str, value: Any, parse: Callable[[Any], T]) -> T:
+    """`value` parsed; the ValueError names the field BuchhaltungsButler sent it in."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
+
+
+def _vat_parts(value: Any) -> list[Mapping[str, Any]]:
+    """A receipt detail's VAT breakdown: a list of objects {rate, net, vat}, or none."""
+    if value is None or value == "" or value == []:
+        return []
+    if not isinstance(value, list) or not all(isinstance(p, Mapping) for p in value):
+        raise ValueError(f"vat {value!r} is not a list of objects {{rate, net, vat}}")
+    return value
+
+
+#: the debtor fields an order's customer is made of
+DEBTOR_TEXT = (
+    "name",
+    "contact_person_name",
+    "street",
+    "additional_addressline",
+    "zip",
+    "city",
+    "country",
+    "customer_number",
+    "postingaccount_number",
+    "email",
+    "sales_tax_id_eu",
+)
+
+
+def _text(record: Mapping[str, Any], name: str, where: str) -> str | None:
+    """A text field of a debtor or receipt (a number taken as its digits); None for empty,
+    ValueError naming `where` and the field for anything else (a list, an object)."""
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{where}{name} {value!r} is not text")
+    return str(value)
+
+
 def _customer(row: Mapping[str, Any], debtor: Mapping[str, Any] | None) -> dict[str, Any]:
-    name = str(row.get("counterparty") or "")
+    name = _text(row, "counterparty", "") or ""
     if not debtor:
         return {"key": name or str(row.get("id_by_customer")), "company": name or None}
-    person = debtor.get("contact_person_name") or None
+    where = f"debtor {debtor.get('postingaccount_number')}: "
+    values = {f: _text(debtor, f, where) for f in DEBTOR_TEXT}
+    person = values["contact_person_name"]
     first, _, last = (person or "").partition(" ")
     address = compact(
         {
-            "company": debtor.get("name") if person else None,
-            "name": person or debtor.get("name"),
-            "street": debtor.get("street"),
-            "street2": debtor.get("additional_addressline"),
-            "postcode": debtor.get("zip"),
-            "city": debtor.get("city"),
-            "country": debtor.get("country"),
+            "company": values["name"] if person else None,
+            "name": person or values["name"],
+            "street": values["street"],
+            "street2": values["additional_addressline"],
+            "postcode": values["zip"],
+            "city": values["city"],
+            "country": values["country"],
         }
     )
     if not person:
-        first, _, last = str(debtor.get("name") or "").partition(" ")
+        first, _, last = (values["name"] or "").partition(" ")
     return compact(
         {
-            "key": str(debtor.get("customer_number") or debtor.get("postingaccount_number")),
-            "email": debtor.get("email"),
-            "company": debtor.get("name") if person else None,
+            "key": values["customer_number"] or values["postingaccount_number"],
+            "email": values["email"],
+            "company": values["name"] if person else None,
             "first_name": first if last else None,
             "last_name": last or first or None,
-            "vat_number": debtor.get("sales_tax_id_eu"),
+            "vat_number": values["sales_tax_id_eu"],
             "billing_address": address if address.get("city") or address.get("street") else None,
         }
     )

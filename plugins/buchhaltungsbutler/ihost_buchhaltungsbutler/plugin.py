@@ -83,22 +83,54 @@ class BuchhaltungsButlerSettings(BaseModel):
 class DebtorIndex:
     """Every debtor of the customer, read once (the API has no e-mail filter: a lookup per
     record would page through them all) and kept `ttl` seconds, kept current by the writes
-    of this connection."""
+    of this connection, and brought up to date (`refresh`) before a debtor is created, so
+    one added by someone else meanwhile is found, not made again."""
+
+    PATH = "/settings/get/debtors"
 
     def __init__(self, client: BuchhaltungsButlerClient, page_size: int, ttl: float) -> None:
         self.client = client
         self.page_size = page_size
         self.ttl = ttl
         self._rows: dict[str, dict[str, Any]] | None = None
+        self._listed: list[str] = []  # the numbers in the order the remote listed them
         self._read_at = 0.0
+        #: e-mail addresses of debtors made in a batch (which takes none), by number
+        self._emails: dict[str, str] = {}
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """The debtors by posting account number."""
         if self._rows is None or time.monotonic() - self._read_at > self.ttl:
-            found = self.client.rows("/settings/get/debtors", page_size=self.page_size)
-            self._rows = {str(r["postingaccount_number"]): r for r in found}
+            self._rows, self._listed = {}, []
+            self._take(self.client.rows(self.PATH, page_size=self.page_size))
             self._read_at = time.monotonic()
         return self._rows
+
+    def refresh(self) -> dict[str, dict[str, Any]]:
+        """The index with the debtors added since it was read. The remote lists debtors by
+        number and gives a new one the next free number: only the list's end is read again
+        (from the last debtor read, to see the list did not change before it); when it did,
+        everything is read again."""
+        if self._rows is None or not self._listed:
+            self.forget()
+            return self.rows()
+        start = len(self._listed) - 1
+        found = list(self.client.rows(self.PATH, page_size=self.page_size, start=start))
+        if not found or str(found[0].get("postingaccount_number")) != self._listed[-1]:
+            self.forget()
+            return self.rows()
+        del self._listed[start:]
+        self._take(found)
+        return self._rows
+
+    def _take(self, found: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> None:
+        assert self._rows is not None
+        for row in found:
+            number = str(row["postingaccount_number"])
+            if not row.get("email") and number in self._emails:
+                row = {**row, "email": self._emails[number]}
+            self._rows[number] = row
+            self._listed.append(number)
 
     def find(self, field: str, value: str) -> dict[str, Any] | None:
         wanted = value.strip().casefold()
@@ -113,6 +145,13 @@ class DebtorIndex:
         renamed = {"additional_address_line": "additional_addressline"}
         renamed["sales_tax_id"] = "sales_tax_id_eu"
         row.update({renamed.get(k, k): v for k, v in values.items()})
+
+    def remember_email(self, number: str, email: str | None) -> None:
+        """The e-mail address of a debtor made without one (in a batch): found by it in
+        this process, though BuchhaltungsButler does not keep it."""
+        if email:
+            self._emails[number] = email
+            self.keep(number, {"email": email})
 
     def forget(self) -> None:
         """Read again on next use (after a write whose outcome is unknown)."""
@@ -155,6 +194,7 @@ class BuchhaltungsButlerPlugin:
             timeout=settings.timeout,
         )
         self.debtors = DebtorIndex(self.client, settings.debtor_page_size, settings.index_ttl)
+        self._match_on: DebtorField = "email"
 
     def close(self) -> None:
         self.client.close()
@@ -188,22 +228,30 @@ class BuchhaltungsButlerPlugin:
             raise RecordInvalid(
                 f"customer {customer.key} has no {match_on}", key=customer.key, field=match_on
             )
+        self._match_on = match_on  # what a debtor is found by again before one is made
         row = self.debtors.find(DEBTOR_FIELDS[match_on], str(value))
         if row is None and match_on != "key":
             # a debtor ihost created in a batch carries no e-mail: its customer number
             row = self.debtors.find("customer_number", customer.key)
         return str(row["postingaccount_number"]) if row else None
 
+    def _found_again(self, customer: Customer) -> str | None:
+        """The debtor of `customer` in the index as it is now (after `refresh`): one added
+        since the index was read, by someone else or another run."""
+        try:
+            return self.find_debtor(customer, self._match_on)
+        except RecordInvalid:
+            return None
+
     @hookimpl
     def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
         self.validate_record("customers", customer, None)
-        body = debtor_body(customer, self.settings)
+        if not existing_id:
+            self.debtors.refresh()
+            existing_id = self._found_again(customer)
         if existing_id:
-            self.client.call(
-                "/settings/update/debtor", {**body, "postingaccount_number": int(existing_id)}
-            )
-            self.debtors.keep(existing_id, body)
-            return existing_id
+            return self._update_debtor(customer, existing_id)
+        body = debtor_body(customer, self.settings)
         try:
             answer = self.client.call("/settings/add/debtor", body)
         except Exception:
@@ -213,14 +261,37 @@ class BuchhaltungsButlerPlugin:
         self.debtors.keep(number, body)
         return number
 
+    def _update_debtor(self, customer: Customer, number: str) -> str:
+        """Debtor `number` updated from `customer`; a customer number it has is its own (the
+        bookkeeper's, or another customer's of the same e-mail address) and is kept."""
+        body = debtor_body(customer, self.settings)
+        if (self.debtors.rows().get(number) or {}).get("customer_number"):
+            body.pop("customer_number", None)
+        self.client.call("/settings/update/debtor", {**body, "postingaccount_number": int(number)})
+        self.debtors.keep(number, body)
+        return number
+
     @hookimpl
     def create_debtors(self, customers: list[Customer]) -> list[str]:
         """Up to BATCH_MAX new debtors in one /settings/add-batch/debtors call, at most one
-        call per 5 s; after a call that failed the index is read again (it may have made
-        some)."""
+        call per 5 s; a customer whose debtor was added meanwhile (the index is brought up to
+        date first) is updated instead. After a call that failed the index is read again
+        (it may have made some)."""
+        customers = customers[:BATCH_MAX]
         for customer in customers:
             self.validate_record("customers", customer, None)
-        items = [batch_item(c, self.settings) for c in customers[:BATCH_MAX]]
+        self.debtors.refresh()
+        numbers: list[str | None] = [self._found_again(c) for c in customers]
+        for i, number in enumerate(numbers):
+            if number is not None:
+                numbers[i] = self._update_debtor(customers[i], number)
+        new = [c for c, n in zip(customers, numbers, strict=True) if n is None]
+        made = iter(self._batch(new) if new else [])
+        return [n if n is not None else next(made) for n in numbers]
+
+    def _batch(self, customers: list[Customer]) -> list[str]:
+        """New debtors for `customers` with one /settings/add-batch/debtors call."""
+        items = [batch_item(c, self.settings) for c in customers]
         try:
             answer = self.client.batch("/settings/add-batch/debtors", {"debtors": items})
         except Exception:
@@ -233,8 +304,9 @@ class BuchhaltungsButlerPlugin:
                 f"buchhaltungsbutler answered {len(numbers)} debtor numbers for {len(items)} "
                 "debtors"
             )
-        for number, item in zip(numbers, items, strict=True):
+        for number, item, customer in zip(numbers, items, customers, strict=True):
             self.debtors.keep(number, item)
+            self.debtors.remember_email(number, customer.email)
         return numbers
 
     # --- orders ---------------------------------------------------------------------------
@@ -249,9 +321,13 @@ class BuchhaltungsButlerPlugin:
                     ("number", f"is {len(record.number)} characters; an invoice number holds 60")
                 )
             for line in record.lines:
+                name = line.sku or line.name
                 if line.quantity == 0 or line.unit_price < 0:
+                    problems.append(("lines", f"{name}: no quantity or a negative price"))
+                elif line.discount < 0 or line.discount > abs(line.unit_price * line.quantity):
+                    # an item's single price is its price less the discount: never below 0
                     problems.append(
-                        ("lines", f"{line.sku or line.name}: no quantity or a negative price")
+                        ("lines", f"{name}: a discount below 0 or larger than the line")
                     )
         elif entity == "customers":
             noun = f"customer {record.key}"
