@@ -123,10 +123,13 @@ class BuchhaltungsButlerClient:
     def waited(self) -> float:
         return self.http.waited
 
-    def call(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """POST `body` to `path`; the answer's JSON. RemoteRejected when BuchhaltungsButler
-        answers `success: false` with a 200."""
-        response = self.http.post(path, json=dict(body or {}))
+    def call(
+        self, path: str, body: Mapping[str, Any] | None = None, *, read: bool = False
+    ) -> dict[str, Any]:
+        """POST `body` to `path`; the answer's JSON. A `read` (every endpoint is a POST, reads
+        too) is repeated on a transient failure, a write is not. RemoteRejected when
+        BuchhaltungsButler answers `success: false` with a 200."""
+        response = self.http.post(path, json=dict(body or {}), idempotent=read)
         answer = response.json() if response.content else {}
         if isinstance(answer, dict) and answer.get("success") is False:
             raise RemoteRejected(

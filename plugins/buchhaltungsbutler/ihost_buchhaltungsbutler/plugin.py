@@ -380,7 +380,7 @@ class BuchhaltungsButlerPlugin:
         if found:
             return str(found["id_by_customer"])
         if order_id:
-            original = self.client.call(f"/receipts/get/{order_id}").get("data") or {}
+            original = self.client.call(f"/receipts/get/{order_id}", read=True).get("data") or {}
         elif refund.order_number:
             original = self._outbound(refund.order_number, INVOICE_OUTBOUND) or {}
         else:
@@ -425,7 +425,7 @@ class BuchhaltungsButlerPlugin:
     ) -> Iterator[Record | RecordInvalid]:
         for row in self._receipts(since, statuses):
             key = str(row.get("id_by_customer"))
-            detail = self.client.call(f"/receipts/get/{key}").get("data") or {}
+            detail = self.client.call(f"/receipts/get/{key}", read=True).get("data") or {}
             debtor = self.debtors.find("name", str(row.get("counterparty") or ""))
             try:
                 data = order_from_receipt(row, detail, debtor, self.settings)

@@ -350,3 +350,22 @@ def test_an_invoice_whose_answer_was_lost_is_made_once_and_a_gone_remote_stops_t
     shop.seed("orders", [samples.order(4002, email="anna@example.com")])
     gone = run_ihost("-c", str(config), "run", "orders")  # the sandbox has stopped
     assert gone.code == 3 and gone.err.count("\n") == 1, gone.output
+
+
+def test_a_read_that_fails_once_is_asked_again(
+    tmp_path: Path, asperion: AsperionSandbox, books: BuchhaltungsButlerSandbox
+) -> None:
+    """Reads are POSTs too: a receipt's detail answered 503 once is asked again, not the
+    end of the run."""
+    books.seed("debtors", [{"name": "Kaffeehaus Schmidt", "email": "lena@example.de"}])
+    books.seed("receipts", [receipt(1, "Kaffeehaus Schmidt", "100.00", "19")])
+    connections = {
+        "books": ("buchhaltungsbutler", books),
+        "erp": ("asperion", asperion, ASPERION_SETTINGS),
+    }
+    config = write_config(tmp_path, connections, orders_flow("books", "erp", "invoice"))
+    authorize(config, "erp")
+    books.inject("POST", "/api/v1/receipts/get/", "503")
+    result, report = run_flow(config, "orders")
+    assert result.code == 0, result.output
+    assert books.faults[0].hits == 1 and report["counts"]["created"] == 1
