@@ -11,8 +11,9 @@ Rate limits (429, answered before the remote acts) wait as the remote asks witho
 spending the budget, up to RATE_LIMIT_WAITS a record.
 
 The breaker belongs to the run: it stops the run (RemoteUnavailable: cursor untouched,
-exit 3) when the remote has given no good answer for `unavailable_after` seconds, or
-when `records` records in a row failed on transient errors.
+exit 3) when the remote has given no good answer for `unavailable_after` seconds, when
+`records` records in a row failed on transient errors, or, at the end, when records failed
+on transient errors and none went through.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Breaker:
         self._clock = clock
         self.last_ok = clock()
         self.failing = 0  # records in a row that failed on transient errors
+        self.written = 0  # records that went through in this run
+        self.last_failure: TransientError | None = None
 
     def succeeded(self) -> None:
         """The remote gave a good answer."""
@@ -62,13 +65,29 @@ class Breaker:
         after `records` failures in a row."""
         if exc is None:
             self.failing = 0
+            self.written += 1
             return
         self.failing += 1
+        self.last_failure = exc
         if self.failing >= self.records:
             raise RemoteUnavailable(
                 f"{self.failing} records in a row failed on transient errors; last: {exc}",
                 summary=f"{self.failing} records in a row failed on transient errors; "
                 f"last: {exc.summary}",
+            )
+
+
+    def finish(self) -> None:
+        """At the end of a run: raise RemoteUnavailable when records failed on transient
+        errors and not one went through (a remote that hangs or refuses on every write
+        stops the run, however few records it had)."""
+        if self.written == 0 and self.last_failure is not None:
+            exc = self.last_failure
+            raise RemoteUnavailable(
+                f"no record went through and {self.failing} failed on transient errors; "
+                f"last: {exc}",
+                summary=f"no record went through and {self.failing} failed on transient "
+                f"errors; last: {exc.summary}",
             )
 
 

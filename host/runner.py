@@ -163,6 +163,7 @@ class Runner:
                     self.commit()
             self.writes.finish(self)
             self.commit()
+            self.breaker.finish()
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -284,7 +285,7 @@ class Runner:
                 fresh.append(unit)
         if fresh:
             try:
-                self._attempt(lambda: flow.prepare(fresh))
+                self._attempt(lambda: flow.prepare(fresh), lookup=True)
             except FATAL:
                 raise
             except Exception as exc:  # each record looks itself up when it is written
@@ -489,12 +490,15 @@ class Runner:
         )
         self._resolve_letters({u.source_key for u in units})
 
-    def _attempt(self, work: Callable[[], Any], unit: Unit | None = None) -> Any:
+    def _attempt(
+        self, work: Callable[[], Any], unit: Unit | None = None, *, lookup: bool = False
+    ) -> Any:
         """Run `work` within a fresh retry budget (host.retry): what the HTTP layer may not
         repeat, because the remote may have acted on it, is tried again here, the whole
         write with its existence check. The breaker counts records failing in a row. The
         first try runs bare: most succeed, and a Retrying for each would cost more than a
-        record's whole write to a fast target."""
+        record's whole write to a fast target. A `lookup` (the flow's look-up ahead of the
+        writes) is not counted by the breaker: the records' writes are."""
         budget = self._budget()
         attempts = 0
 
@@ -522,9 +526,11 @@ class Runner:
                     )
                     result = retrying(once)
         except TransientError as exc:
-            self.breaker.record_done(exc)
+            if not lookup:  # a look-up ahead of the writes is not a record of its own
+                self.breaker.record_done(exc)
             raise
-        self.breaker.record_done(None)
+        if not lookup:
+            self.breaker.record_done(None)
         return result
 
     # --- outcomes -------------------------------------------------------------------------

@@ -281,6 +281,31 @@ def test_a_hanging_remote_costs_one_budget_per_record_and_the_breaker_stops_the_
     assert "writing 1" in progress[0] or "writing 2" in progress[0]
 
 
+def test_a_remote_that_hangs_on_every_write_of_a_short_run_stops_it(
+    tmp_path: Path, shop: RecordSandbox
+) -> None:
+    """Two orders, each failing on a remote that answers nothing, well before
+    unavailable_after and the breaker's records in a row: the run stops (exit 3, cursor
+    untouched), it does not end as two failed records (exit 1)."""
+    shop.seed("orders", [order(str(i), f"200{i}") for i in range(1, 3)])
+    silent = Silent()
+    try:
+        path = tmp_path / "ihost.toml"
+        path.write_text(
+            f'[store]\nurl = "sqlite:///{tmp_path / "ihost.db"}"\n'
+            f'[connections.shop]\nplugin = "testshop"\nbase_url = "{shop.base_url}"\n'
+            f'token = "{shop.token}"\n'
+            f'[connections.erp]\nplugin = "testerp"\nbase_url = "{silent.url}"\n'
+            f'token = "{shop.token}"\ntimeout = 0.3\n' + ORDERS + "retries = 1\n"
+        )
+        result, report = run_flow(path, "orders")
+    finally:
+        silent.close()
+    assert result.code == 3, result.output
+    assert report["status"] == "aborted" and report["cursor"] is None
+    assert report["error"].startswith("no record went through and 2 failed on transient")
+
+
 def test_a_hanging_remote_keeps_no_other_flow_out_of_the_store(
     tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
 ) -> None:

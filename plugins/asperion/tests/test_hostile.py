@@ -239,11 +239,6 @@ def test_a_remote_that_hangs(
     assert asperion.dump("salesorders") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="host: with fewer records than the breaker's BREAKER_RECORDS and less time than "
-    "unavailable_after, a remote that answers nothing fails the records (exit 1), not the run",
-)
 def test_a_remote_that_hangs_on_a_single_order_stops_the_run(
     tmp_path: Path, testshop: RecordSandbox, asperion: AsperionSandbox
 ) -> None:
