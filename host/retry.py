@@ -76,7 +76,6 @@ class Breaker:
                 f"last: {exc.summary}",
             )
 
-
     def finish(self) -> None:
         """At the end of a run: raise RemoteUnavailable when records failed on transient
         errors and not one went through (a remote that hangs or refuses on every write
