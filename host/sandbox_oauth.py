@@ -28,7 +28,12 @@ What it emulates (`OAuth2Vendor` says where the vendors differ):
   challenge is checked when one was given), ``refresh_token`` (the refresh token rotates:
   the old access token ends at once; the old refresh token ends when the new access token
   is first used, or at once without the vendor's retry grace; at most
-  `max_refreshes_per_minute`), and ``client_credentials`` when enabled.
+  `max_refreshes_per_minute`; a refresh token older than the vendor's `refresh_idle_ttl`
+  is refused invalid_grant "Token has expired"), and ``client_credentials`` when enabled.
+  An access token is a random string, or what `mint_access` makes (Lightspeed's sandbox: a
+  JWT with the account id).
+- revoke (POST, where the vendor has it: Lightspeed): `token` is an access or a refresh
+  token; either ends the pair it belongs to (and the refresh tokens issued from it); 200.
 - errors: ``{"error", "error_description", "hint"}`` (Lightspeed) or ``{"error"}`` (Asperion),
   400 for a bad grant or request, 401 invalid_client; `check_bearer` answers 401 in the
   vendor's shape.
@@ -98,10 +103,15 @@ class OAuth2Vendor:
     describes_errors: bool
     #: the body of an API route's 401, given what is wrong with the token
     unauthorized: Callable[[str], dict[str, Any]]
+    #: where tokens are revoked (RFC 7009 style); None: the vendor has no revoke endpoint
+    revoke_path: str | None = None
+    #: seconds a refresh token lives unused (it is used once: counted from its issue)
+    refresh_idle_ttl: float | None = None
 
 
 #: Lightspeed Retail (R-Series): league/oauth2-server style errors, JSON or form bodies,
-#: the retry grace of 2026-01-15 and at most 5 refreshes a minute.
+#: the retry grace of 2026-01-15, at most 5 refreshes a minute, a revoke endpoint, and refresh
+#: tokens that expire after 30 days unused.
 LIGHTSPEED = OAuth2Vendor(
     name="lightspeed",
     authorize_path="/auth/oauth/authorize",
@@ -111,6 +121,8 @@ LIGHTSPEED = OAuth2Vendor(
     max_refreshes_per_minute=5,
     describes_errors=True,
     unauthorized=_lightspeed_unauthorized,
+    revoke_path="/auth/oauth/revoke",
+    refresh_idle_ttl=30 * 86400.0,
 )
 
 #: Asperion (an IdentityServer): form bodies, ``{"error": "invalid_grant"}``, problem details
@@ -159,6 +171,7 @@ class _Refresh:
     client_id: str
     scope: str | None
     access: str  # issued together with this refresh token
+    issued_at: float = 0.0
     revoked: bool = False
     successor: str | None = None  # the refresh token issued in exchange for this one
 
@@ -177,7 +190,10 @@ class OAuth2Server:
     public client, which must use PKCE); `redirect_uri` the registered redirect URI (None:
     any loopback one). `access_ttl` is the access tokens' lifetime in seconds, `code_ttl`
     the codes'. `refresh_grace` and `max_refreshes_per_minute` default to the vendor's.
-    `grants` lists the grant types the token endpoint takes.
+    `grants` lists the grant types the token endpoint takes. `mint_access` makes an access
+    token's text from its scope and lifetime (a sandbox whose vendor issues JWTs gives one
+    carrying the vendor's claims); None: a random opaque string. `refresh_idle_ttl` is the
+    vendor's (None: refresh tokens never expire unused).
     """
 
     def __init__(
@@ -193,8 +209,11 @@ class OAuth2Server:
         max_refreshes_per_minute: int | None = -1,
         grants: tuple[str, ...] = ("authorization_code", "refresh_token"),
         clock: Callable[[], float] = time.monotonic,
+        mint_access: Callable[[str | None, float], str] | None = None,
     ) -> None:
         self.vendor = vendor
+        self.mint_access = mint_access
+        self.refresh_idle_ttl = vendor.refresh_idle_ttl
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uri = redirect_uri
@@ -221,11 +240,15 @@ class OAuth2Server:
         self._deny: str | None = None
 
     def routes(self) -> list[BaseRoute]:
-        """The authorize and token routes, at the vendor's paths."""
-        return [
+        """The authorize and token routes (and the revoke route, where the vendor has one),
+        at the vendor's paths."""
+        routes: list[BaseRoute] = [
             Route(self.vendor.authorize_path, self._authorize, methods=["GET"]),
             Route(self.vendor.token_path, self._token, methods=["POST"]),
         ]
+        if self.vendor.revoke_path is not None:
+            routes.append(Route(self.vendor.revoke_path, self._revoke_route, methods=["POST"]))
+        return routes
 
     # --- for the sandbox's API routes ---------------------------------------------------
 
@@ -409,6 +432,9 @@ class OAuth2Server:
         old = self._refresh.get(token)
         if old is None or old.revoked:
             return self._refusal(400, "invalid_grant", "Token has been revoked")
+        idle = self.refresh_idle_ttl
+        if idle is not None and self.clock() - old.issued_at >= idle:
+            return self._refusal(400, "invalid_grant", "Token has expired")
         if limited := self._rate_limited():
             return limited
         if old.successor is not None:  # asked again: the answer before was lost
@@ -441,10 +467,39 @@ class OAuth2Server:
         refresh.revoked = True
         self._access[refresh.access].revoked = True
 
+    # --- revoke --------------------------------------------------------------------------
+
+    async def _revoke_route(self, request: Request) -> Response:
+        """RFC 7009: `token` (an access or a refresh token; `token_type_hint` is not needed)
+        with the client's credentials in the body. Revoking either token of a pair ends both,
+        and the refresh tokens issued from it; an unknown token is answered 200 too."""
+        fields, problem = await self._fields(request)
+        if fields is None:
+            return self._error(400, "invalid_request", problem)
+        if fields.get("client_id") != self.client_id or not _same(
+            fields.get("client_secret"), self.client_secret
+        ):
+            return self._error(401, "invalid_client", "Client authentication failed")
+        token = fields.get("token")
+        if not token:
+            return self._error(400, "invalid_request", "Check the `token` parameter")
+        with self._lock:
+            if token in self._access:
+                self._access[token].revoked = True
+                token = next((k for k, r in self._refresh.items() if r.access == token), "")
+            chain = token
+            while chain in self._refresh:
+                self._revoke(chain)
+                chain = self._refresh[chain].successor or ""
+        return Response(status_code=200)
+
     def _issue(
         self, scope: str | None, *, redeemed: str | None, with_refresh: bool = True
     ) -> _Answer:
-        access = secrets.token_urlsafe(32)
+        if self.mint_access is not None:
+            access = self.mint_access(scope, self.access_ttl)
+        else:
+            access = secrets.token_urlsafe(32)
         self._access[access] = _Access(self.client_id, self.clock() + self.access_ttl, redeemed)
         body: dict[str, Any] = {
             "token_type": "Bearer",
@@ -453,7 +508,7 @@ class OAuth2Server:
         }
         if with_refresh:
             refresh = secrets.token_urlsafe(32)
-            self._refresh[refresh] = _Refresh(self.client_id, scope, access)
+            self._refresh[refresh] = _Refresh(self.client_id, scope, access, self.clock())
             body["refresh_token"] = refresh
         return _Answer(200, body)
 

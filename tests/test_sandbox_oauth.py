@@ -240,3 +240,61 @@ def test_asperion_speaks_form_only_and_rotates_without_grace(asperion: OAuthReco
     refused = api(asperion, first["access_token"])
     assert refused.status_code == 401
     assert set(refused.json()) == {"title", "status", "detail", "traceId"}
+
+
+def revoke(sandbox: OAuthRecordSandbox, token_text: str) -> httpx.Response:
+    body = {
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "token": token_text,
+    }
+    return httpx.post(sandbox.base_url + "/auth/oauth/revoke", data=body)
+
+
+def test_lightspeed_revokes_a_pair_by_either_token(lightspeed: OAuthRecordSandbox) -> None:
+    first = tokens(lightspeed)
+    assert revoke(lightspeed, first["refresh_token"]).status_code == 200
+    assert api(lightspeed, first["access_token"]).json()["hint"] == "Access token has been revoked"
+    assert refresh(lightspeed, first["refresh_token"]).json()["error"] == "invalid_grant"
+    second = tokens(lightspeed)
+    assert revoke(lightspeed, second["access_token"]).status_code == 200
+    assert api(lightspeed, second["access_token"]).status_code == 401
+    assert not lightspeed.oauth.refresh_token_valid(second["refresh_token"])
+    assert revoke(lightspeed, "unknown").status_code == 200
+    wrong = httpx.post(
+        lightspeed.base_url + "/auth/oauth/revoke",
+        data={"client_id": lightspeed.client_id, "client_secret": "wrong", "token": "x"},
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+
+
+def test_asperion_has_no_revoke_endpoint(asperion: OAuthRecordSandbox) -> None:
+    assert revoke(asperion, "x").status_code in (404, 405)
+
+
+def test_lightspeed_refresh_tokens_expire_after_30_days_unused(
+    lightspeed: OAuthRecordSandbox, clock: Clock
+) -> None:
+    kept, idle = tokens(lightspeed), tokens(lightspeed)
+    clock.now += 30 * 86400 - 1
+    assert refresh(lightspeed, kept["refresh_token"]).status_code == 200
+    clock.now += 1
+    expired = refresh(lightspeed, idle["refresh_token"])
+    assert expired.status_code == 400
+    assert expired.json()["error"] == "invalid_grant"
+    assert expired.json()["hint"] == "Token has expired"
+
+
+def test_mint_access_makes_the_access_tokens(lightspeed: OAuthRecordSandbox) -> None:
+    made: list[tuple[str | None, float]] = []
+
+    def mint(scope: str | None, ttl: float) -> str:
+        made.append((scope, ttl))
+        return f"minted-{len(made)}"
+
+    lightspeed.oauth.mint_access = mint
+    first = tokens(lightspeed, scope="employee:inventory")
+    assert first["access_token"] == "minted-1"
+    assert made == [("employee:inventory", 3600.0)]
+    assert api(lightspeed, "minted-1").status_code == 200
+    assert refresh(lightspeed, first["refresh_token"]).json()["access_token"] == "minted-2"
