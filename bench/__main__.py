@@ -10,6 +10,7 @@ from bench import (
     crash,
     flows,
     foundation,
+    lightspeed,
     shopify_backfill,
     shopify_stock,
 )
@@ -36,6 +37,7 @@ def main() -> None:
         + shopify_backfill.main()
         + asperion.main()
         + buchhaltungsbutler.main()
+        + lightspeed.main()
     )
     print(flush=True)
     rows = crash.main()  # prints its figures as it goes; the verdicts follow

@@ -1,0 +1,1 @@
+"""ihost connector for Lightspeed Retail (R-Series, API V3): the sandbox so far."""
