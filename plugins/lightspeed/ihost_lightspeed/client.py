@@ -22,7 +22,7 @@ import httpx
 
 from host.errors import AuthError
 from host.http import CostBucket, HttpClient
-from host.paging import NextLink
+from host.paging import NextLink, PagingError
 
 #: the documented bucket of an account with one register: 90 drips, 1 a second
 BUCKET_SIZE, DRIP_RATE = 90.0, 1.0
@@ -91,6 +91,21 @@ def relations_cost(relations: list[str], listing: bool) -> float:
     (plural names), doubled on a list."""
     extra = sum(0.2 if name.split(".")[-1].endswith("s") else 0.1 for name in relations)
     return extra * (2 if listing else 1)
+
+
+def next_link(body: Any) -> Any:
+    """`@attributes.next`, which must lead to a `.json` page: without the suffix Lightspeed
+    answers XML (§3), which would read as a page of nothing."""
+    attributes = body.get("@attributes") if isinstance(body, dict) else None
+    link = attributes.get("next") if isinstance(attributes, dict) else None
+    if isinstance(link, str) and link.strip():
+        path = httpx.URL(link.strip()).path
+        if not path.endswith(".json"):
+            raise PagingError(
+                f"lightspeed: the next page's link leads to {path}, not a .json page "
+                "(Lightspeed answers that in XML): refused"
+            )
+    return link
 
 
 def one_or_many(value: Any) -> list[Any]:
@@ -189,7 +204,7 @@ class LightspeedClient:
         path = self.path(entity)
         paging = NextLink(
             lambda body: one_or_many(body.get(entity)) if isinstance(body, dict) else [],
-            next_link="@attributes.next",
+            next_link=next_link,
             page_size=min(page_size, PAGE_MAX),
         )
         return self.http.paginate("GET", path, paging, params=query)

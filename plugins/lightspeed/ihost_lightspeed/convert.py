@@ -18,28 +18,65 @@ if TYPE_CHECKING:
     from ihost_lightspeed.plugin import LightspeedSettings
 
 
+class FieldError(ValueError):
+    """A value Lightspeed sent that cannot be read: `field` names it, the message quotes it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 def truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1")
 
 
 def number(value: Any, field: str) -> Decimal:
-    """A numeric string as Decimal ("" and None are 0); ValueError naming the field."""
+    """A numeric string as Decimal ("" and None are 0); FieldError naming the field."""
     if value is None or value == "":
         return Decimal(0)
+    if isinstance(value, (dict, list, bool)):
+        raise FieldError(field, f"{value!r} is not a number")
     try:
         found = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{field}: {value!r} is not a number") from None
+        raise FieldError(field, f"{value!r} is not a number") from None
     if not found.is_finite():
-        raise ValueError(f"{field}: {value!r} is not a number")
+        raise FieldError(field, f"{value!r} is not a number")
     return found
 
 
-def moment(value: Any) -> datetime | None:
-    """A Lightspeed time ("2026-05-01T10:00:00+00:00") as an aware datetime."""
+def moment(value: Any, field: str = "timeStamp") -> datetime | None:
+    """A Lightspeed time ("2026-05-01T10:00:00+00:00") as an aware datetime (UTC when it
+    carries no offset); FieldError naming the field when it is no time."""
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    try:
+        found = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise FieldError(field, f"{value!r} is not a date and time") from None
+    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+
+
+def related(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A to-one relation or nested object (Category, Contact, ItemAttributes...): {} when
+    absent or "" (Lightspeed's empty); FieldError for anything but an object."""
+    value = record.get(name)
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, Mapping):
+        raise FieldError(name, f"expected an object, got {value!r}")
+    return value
+
+
+def rows(record: Mapping[str, Any], name: str, element: str) -> list[Mapping[str, Any]]:
+    """A to-many container (`{"SaleLines": {"SaleLine": [..]}}`): its elements, one as a
+    bare object or "" for none; FieldError for any other shape."""
+    container = related(record, name)
+    found = one_or_many(container.get(element)) if container else []
+    for entry in found:
+        if not isinstance(entry, Mapping):
+            raise FieldError(f"{name}.{element}", f"expected objects, got {entry!r}")
+    return found
 
 
 def key(value: Any) -> str | None:
@@ -58,16 +95,19 @@ def sku_of(item: Mapping[str, Any], settings: LightspeedSettings) -> str:
     return str(item.get(settings.sku_field) or item.get("systemSku") or item.get("itemID"))
 
 
-def price_of(item: Mapping[str, Any], settings: LightspeedSettings) -> Decimal | None:
-    prices = one_or_many((item.get("Prices") or {}).get("ItemPrice"))
+def price_of(item: Mapping[str, Any], settings: LightspeedSettings) -> Decimal:
+    """The price at the `price_level`; FieldError when the record has none at that level
+    (writing it on would leave the target without a price, or zero it)."""
+    prices = rows(item, "Prices", "ItemPrice")
     for price in prices:
         if str(price.get("useType")) == settings.price_level:
             return number(price.get("amount"), f"Prices.{settings.price_level}")
-    return None
+    levels = ", ".join(str(p.get("useType")) for p in prices) or "none"
+    raise FieldError("Prices", f"no {settings.price_level} price (the price levels sent: {levels})")
 
 
 def _product_base(record: Mapping[str, Any], settings: LightspeedSettings) -> dict[str, Any]:
-    category = record.get("Category") or {}
+    category = related(record, "Category")
     path = str(category.get("fullPathName") or "").strip("/")
     return {
         "name": str(record.get("description") or "").strip() or "(no description)",
@@ -93,7 +133,7 @@ def simple_product(item: Mapping[str, Any], settings: LightspeedSettings) -> dic
 
 def attribute_names(matrix: Mapping[str, Any]) -> list[str]:
     """The option names of a matrix (its ItemAttributeSet's attributeName1..3)."""
-    found = matrix.get("ItemAttributeSet") or {}
+    found = related(matrix, "ItemAttributeSet")
     names = [str(found.get(f"attributeName{n}") or "") for n in (1, 2, 3)]
     return [n for n in names if n] or ["Option"]
 
@@ -103,8 +143,11 @@ def matrix_product(matrix: Mapping[str, Any], settings: LightspeedSettings) -> d
     ItemAttributes attribute1..3 the options, named by the matrix's attribute set)."""
     names = attribute_names(matrix)
     variants = []
-    for item in one_or_many((matrix.get("Items") or {}).get("Item")):
-        attributes = item.get("ItemAttributes") or {}
+    items = rows(matrix, "Items", "Item")
+    if not items:
+        raise FieldError("Items", "the matrix has no items: no variant to sell")
+    for item in items:
+        attributes = related(item, "ItemAttributes")
         options = {
             name: str(attributes.get(f"attribute{n}"))
             for n, name in enumerate(names, 1)
@@ -133,7 +176,11 @@ def matrix_product(matrix: Mapping[str, Any], settings: LightspeedSettings) -> d
 
 def values_of(matrix: Mapping[str, Any], n: int) -> list[str]:
     """attributeNValues: a list, one value as a string, none as ""."""
-    return [str(v) for v in one_or_many(matrix.get(f"attribute{n}Values"))]
+    values = one_or_many(matrix.get(f"attribute{n}Values"))
+    for value in values:
+        if isinstance(value, (dict, list)):
+            raise FieldError(f"attribute{n}Values", f"expected text, got {value!r}")
+    return [str(v) for v in values]
 
 
 def reserved(itemshop: Mapping[str, Any]) -> Decimal:
@@ -165,13 +212,13 @@ def stock_level(
 
 
 def _contact(record: Mapping[str, Any]) -> dict[str, Any]:
-    contact = record.get("Contact") or {}
-    emails = one_or_many((contact.get("Emails") or {}).get("ContactEmail"))
+    contact = related(record, "Contact")
+    emails = rows(contact, "Emails", "ContactEmail")
     primary = next(
         (e for e in emails if e.get("useType") == "Primary"), emails[0] if emails else {}
     )
-    phones = one_or_many((contact.get("Phones") or {}).get("ContactPhone"))
-    addresses = one_or_many((contact.get("Addresses") or {}).get("ContactAddress"))
+    phones = rows(contact, "Phones", "ContactPhone")
+    addresses = rows(contact, "Addresses", "ContactAddress")
     address = addresses[0] if addresses else {}
     return {
         "email": str(primary.get("address") or "") or None,
@@ -207,9 +254,18 @@ def customer(record: Mapping[str, Any]) -> dict[str, Any]:
 def order_from_sale(sale: Mapping[str, Any], settings: LightspeedSettings) -> dict[str, Any]:
     """A completed Sale with its SaleLines, SalePayments and Customer as an Order."""
     lines = []
-    for line in one_or_many((sale.get("SaleLines") or {}).get("SaleLine")):
-        item = line.get("Item") or {}
+    sold = rows(sale, "SaleLines", "SaleLine")
+    if not sold:
+        raise FieldError("SaleLines", "the sale has no lines")
+    for line in sold:
+        item = related(line, "Item")
         quantity = number(line.get("unitQuantity"), "SaleLine.unitQuantity")
+        if quantity < 0:
+            raise FieldError(
+                "SaleLine.unitQuantity",
+                f"{line.get('unitQuantity')!r} on sale line {line.get('saleLineID')}: a refund "
+                "line (a return); refunds are not read yet",
+            )
         rate = number(line.get("tax1Rate"), "SaleLine.tax1Rate") + number(
             line.get("tax2Rate"), "SaleLine.tax2Rate"
         )
@@ -223,21 +279,20 @@ def order_from_sale(sale: Mapping[str, Any], settings: LightspeedSettings) -> di
                 "discount": number(line.get("calcLineDiscount"), "SaleLine.calcLineDiscount"),
             }
         )
-    payments = one_or_many((sale.get("SalePayments") or {}).get("SalePayment"))
-    method = next(
-        (str((p.get("PaymentType") or {}).get("name") or "") for p in payments if p), None
-    )
-    buyer = sale.get("Customer")
+    payments = rows(sale, "SalePayments", "SalePayment")
+    method = next((str(related(p, "PaymentType").get("name") or "") for p in payments if p), None)
+    buyer = related(sale, "Customer")
     status = "cancelled" if truthy(sale.get("voided")) else "paid"
     return {
         "key": str(sale["saleID"]),
         "number": str(sale.get("ticketNumber") or sale["saleID"]),
-        "created_at": moment(sale.get("completeTime") or sale.get("createTime")),
+        "created_at": moment(sale.get("completeTime"), "completeTime")
+        or moment(sale.get("createTime"), "createTime"),
         "updated_at": moment(sale.get("timeStamp")),
         "status": status,
         "currency": settings.currency,
         "prices_include_tax": truthy(sale.get("isTaxInclusive")),
-        "customer": customer(buyer) if isinstance(buyer, Mapping) and buyer else None,
+        "customer": customer(buyer) if buyer else None,
         "lines": lines,
         "payment_method": method or None,
         "total": number(sale.get("calcTotal") or sale.get("total"), "Sale.calcTotal"),

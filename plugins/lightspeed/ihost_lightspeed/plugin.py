@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field, SecretStr
 from host import hookimpl
 from host.auth import ConnectorContext, OAuth2AuthorizationCode
 from host.capabilities import Capabilities
-from host.errors import RecordInvalid, RemoteRejected
+from host.errors import ConfigError, RecordInvalid, RemoteRejected
 from host.models import Customer, Order, Product, Record, StockLevel, record_or_invalid
 from ihost_lightspeed.client import PAGE_MAX, LightspeedClient, one_or_many
 from ihost_lightspeed.convert import (
+    FieldError,
     customer,
     matrix_product,
     order_from_sale,
@@ -141,13 +142,21 @@ class LightspeedPlugin:
         model: type[Record],
         row: Mapping[str, Any],
         record_key: str,
+        label: str,
         convert: Callable[[Mapping[str, Any]], dict[str, Any]],
     ) -> Record | RecordInvalid:
+        """The row as a record, or RecordInvalid keyed as the record would be (so its dead
+        letter is resolved once the row is mended) naming the row and the field."""
         try:
             data = convert(row)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            field = exc.field if isinstance(exc, FieldError) else None
+            words = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
             return RecordInvalid(
-                f"{record_key}: Lightspeed sent {exc}", key=record_key, payload=dict(row)
+                f"{label}: Lightspeed sent {words}",
+                key=record_key,
+                field=field,
+                payload=dict(row),
             )
         return record_or_invalid(model, data, key=data.get("key") or record_key, payload=row)
 
@@ -157,28 +166,30 @@ class LightspeedPlugin:
 
     @hookimpl
     def fetch_products(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
-        """Items that are no variant, then the matrices with their variants: those changed,
-        and those whose variants changed."""
-        params = {"itemMatrixID": "0", "sort": "timeStamp", **self._since(since)}
+        """Items changed since the cursor: those that are no variant as they come, those
+        that are a variant name their matrix. Then the matrices with their variants: those
+        changed, and those whose variants changed. A variant whose matrix Lightspeed does
+        not answer (archived, deleted) fails alone, named."""
+        params = {"sort": "timeStamp", **self._since(since)}
+        # of each variant only what names it (a catalogue's variants are not held whole)
+        variants: dict[str, list[tuple[str, str]]] = {}
         for item in self.client.rows("Item", params, ["Category"]):
+            matrix_id = str(item.get("itemMatrixID") or "0")
+            if matrix_id != "0":
+                found = (str(item.get("itemID")), sku_of(item, self.settings))
+                variants.setdefault(matrix_id, []).append(found)
+                continue
             yield self._converted(
                 Product,
                 item,
+                f"item-{item.get('itemID')}",
                 f"item {item.get('itemID')}",
                 lambda r: simple_product(r, self.settings),
             )
-        matrices: set[str] = set()
-        if since is not None:
-            variants = {"itemMatrixID": "!=,0", "sort": "timeStamp", **self._since(since)}
-            matrices = {str(i["itemMatrixID"]) for i in self.client.rows("Item", variants)}
         relations = ["Items", "Items.ItemAttributes", "ItemAttributeSet", "Category"]
         queries = [{"sort": "timeStamp", **self._since(since)}]
-        ids = sorted(matrices)
-        queries += [
-            {"itemMatrixID": f"IN,[{','.join(ids[i : i + 100])}]"} for i in range(0, len(ids), 100)
-        ]
         seen: set[str] = set()
-        for query in queries:
+        for query in self._matrix_queries(queries, variants, seen):
             for matrix in self.client.rows("ItemMatrix", query, relations):
                 matrix_id = str(matrix.get("itemMatrixID"))
                 if matrix_id in seen:
@@ -187,9 +198,31 @@ class LightspeedPlugin:
                 yield self._converted(
                     Product,
                     matrix,
+                    f"matrix-{matrix_id}",
                     f"matrix {matrix_id}",
                     lambda r: matrix_product(r, self.settings),
                 )
+        for matrix_id in sorted(set(variants) - seen):
+            for item_id, sku in variants[matrix_id]:
+                yield RecordInvalid(
+                    f"item {item_id} (SKU {sku}): "
+                    f"Lightspeed sent itemMatrixID {matrix_id}, a matrix it does not answer "
+                    "(archived or deleted?)",
+                    key=f"item-{item_id}",
+                    field="itemMatrixID",
+                    payload={"itemID": item_id, "itemMatrixID": matrix_id},
+                )
+
+    @staticmethod
+    def _matrix_queries(
+        first: list[dict[str, str]], variants: Mapping[str, Any], seen: set[str]
+    ) -> Iterator[dict[str, str]]:
+        """The matrix queries: `first`, then the matrices of the variants read that those
+        did not answer, a hundred a call."""
+        yield from first
+        ids = sorted(set(variants) - seen, key=lambda i: (len(i), i))
+        for i in range(0, len(ids), PAGE_MAX):
+            yield {"itemMatrixID": f"IN,[{','.join(ids[i : i + PAGE_MAX])}]"}
 
     @hookimpl
     def fetch_stock(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
@@ -211,15 +244,27 @@ class LightspeedPlugin:
                 def level(r: Mapping[str, Any], at: str = shop, of: Any = item) -> dict:
                     return stock_level(r, of, at, self.settings)
 
+                # keyed by the SKU, as the stock flow keys its levels: a mended row's
+                # dead letter is then resolved
                 yield self._converted(
-                    StockLevel, row, f"item {row.get('itemID')} at shop {row.get('shopID')}", level
+                    StockLevel,
+                    row,
+                    sku_of(item, self.settings) if item else str(row.get("itemID")),
+                    f"item {row.get('itemID')} at shop {row.get('shopID')}",
+                    level,
                 )
 
     @hookimpl
     def fetch_customers(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         params = {"sort": "timeStamp", **self._since(since)}
         for row in self.client.rows("Customer", params, ["Contact"]):
-            yield self._converted(Customer, row, f"customer {row.get('customerID')}", customer)
+            yield self._converted(
+                Customer,
+                row,
+                str(row.get("customerID")),
+                f"customer {row.get('customerID')}",
+                customer,
+            )
 
     @hookimpl
     def fetch_orders(
@@ -240,7 +285,11 @@ class LightspeedPlugin:
                     continue
                 seen.add(sale_id)
                 yield self._converted(
-                    Order, sale, f"sale {sale_id}", lambda r: order_from_sale(r, self.settings)
+                    Order,
+                    sale,
+                    sale_id,
+                    f"sale {sale_id}",
+                    lambda r: order_from_sale(r, self.settings),
                 )
 
     # --- stock in -------------------------------------------------------------------------
@@ -258,6 +307,13 @@ class LightspeedPlugin:
 
     @hookimpl
     def push_stock(self, levels: list[StockLevel]) -> None:
+        shops = self._shop_names()
+        if self.settings.shop_id not in shops:
+            listed = ", ".join(f"{k} ({v})" for k, v in shops.items())
+            raise ConfigError(
+                f"lightspeed: shop_id {self.settings.shop_id} is not a shop of account "
+                f"{self.client.account} (they are: {listed}); set shop_id to one of them"
+            )
         for level in levels:
             items = self.find_products([level.sku])
             if level.sku not in items:
