@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from flow_data import product
 from helpers import authorize, run_flow, run_ihost, write_config
 from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
 from ihost_lightspeed.demo import seed_pos
@@ -144,3 +145,35 @@ def test_bad_records_fail_alone_and_a_gone_or_refusing_remote_stops_the_run(
     gone = run_ihost("-c", str(path), "check", "pos")
     assert gone.code == 3 and gone.err.count("\n") == 1, gone.output
     assert "cannot connect" in gone.err
+
+
+def test_a_sku_with_one_malformed_shop_row_is_not_written_as_a_partial_total(
+    tmp_path: Path, pos: LightspeedSandbox
+) -> None:
+    pos.seed("shops", [{"shopID": 2, "name": "Tweede winkel"}])
+    pos.seed(
+        "items",
+        [
+            {
+                "description": "Vaas",
+                "customSku": "VASE-01",
+                "Prices": {"ItemPrice": {"amount": 30}},
+                "ItemShops": {"ItemShop": [{"shopID": 1, "qoh": 4}, {"shopID": 2, "qoh": 6}]},
+            }
+        ],
+    )
+    with pos.lock:  # Lightspeed sends the vase's quantity at the second shop malformed
+        (vase,) = [i for i in pos.tables["Item"].values() if i.get("customSku") == "VASE-01"]
+        for row in pos.tables["ItemShop"].values():
+            if str(row.get("shopID")) == "2" and str(row["itemID"]) == str(vase["itemID"]):
+                row["qoh"] = "lots"
+    with RecordSandbox() as erp:
+        erp.seed("products", [product(sku) for sku in ("MUG-01", "TEE-S", "TEE-M", "VASE-01")])
+        path = config(tmp_path, pos, erp, "testerp", flow("stock", "pos", "other"))
+        result, report = run_flow(path, "stock")
+        pushed = {row["sku"]: row for row in erp.dump("stock")}
+    assert result.code == 1, result.output
+    failed = [a for a in report["actions"] if a["action"] == "failed"]
+    assert [a["key"] for a in failed] == ["VASE-01"] and "qoh" in failed[0]["reason"], failed
+    assert "VASE-01" not in pushed  # not 4 (shop 1 alone) instead of 10
+    assert {"MUG-01", "TEE-S", "TEE-M"} <= set(pushed)
