@@ -220,3 +220,32 @@ def fail(sandbox: Any, entity: str, key: str, status: int, times: int = 1, **spe
         json={"entity": entity, "key": key, "status": status, "times": times, **spec},
         headers={"Authorization": f"Bearer {sandbox.token}"},
     ).raise_for_status()
+
+
+def one_line(result: Result) -> str:
+    """The one line a refused command wrote to stderr (and nothing like a traceback)."""
+    assert "Traceback" not in result.output, result.output
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def dead_letters(config: Path) -> list[dict[str, Any]]:
+    """`ihost deadletters --json`: the open dead letters of the config's store."""
+    result = run_ihost("-c", str(config), "deadletters", "--json")
+    assert result.code == 0, result.output
+    return list(json.loads(result.out)["dead_letters"])
+
+
+def secret_forms(secret: str, user: str) -> set[str]:
+    """A secret as it might leak: plain, URL-encoded, base64 (alone, or as `user:secret`,
+    as HTTP Basic sends it)."""
+    import base64
+    import urllib.parse
+
+    raw = secret.encode()
+    found = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    for data in (raw, user.encode() + b":" + raw):
+        found |= {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
+        found.add(base64.b64encode(data).decode().rstrip("="))
+    return found

@@ -4,8 +4,6 @@ side, secrets and personal data in logs, and runs that overlap or are killed."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import sqlite3
@@ -18,7 +16,17 @@ from typing import Any
 
 import pytest
 from flow_data import customer, order, product
-from helpers import IHOST, actions, authorize, run_flow, run_ihost, write_config
+from helpers import (
+    IHOST,
+    actions,
+    authorize,
+    dead_letters,
+    one_line,
+    run_flow,
+    run_ihost,
+    secret_forms,
+    write_config,
+)
 from ihost_asperion.samples import SETTINGS, article
 from ihost_asperion.sandbox import AsperionSandbox
 from ihost_testconnectors.sandbox import RecordSandbox
@@ -62,14 +70,6 @@ def setup(
     if authorized:
         authorize(path, "erp")
     return path
-
-
-def one_line(result: Any) -> str:
-    """The one line a refused command wrote to stderr (and nothing like a traceback)."""
-    assert "Traceback" not in result.output, result.output
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 # --- bad configuration: one line per problem, exit 2 -------------------------------------
@@ -263,13 +263,6 @@ def corrupt(sandbox: AsperionSandbox, kind: str, field: str, code: str, value: A
         row[field] = value
 
 
-def letters(config: Path) -> list[dict[str, Any]]:
-    result = run_ihost("-c", str(config), "deadletters", "--json")
-    assert result.code == 0, result.output
-    found = json.loads(result.out)
-    return list(found["dead_letters"])
-
-
 @pytest.mark.parametrize(
     ("kind", "field", "value", "flow"),
     [
@@ -317,7 +310,7 @@ def test_a_malformed_remote_record_is_dead_lettered_alone(
     done = actions(report)
     assert done.pop(code)[0] == "failed", report
     assert len(done) == 2 and all(a in ("created", "updated") for a, _ in done.values()), report
-    (letter,) = letters(config)
+    (letter,) = dead_letters(config)
     assert letter["record_key"] == code, letter
     assert code in letter["error"] and field in letter["error"], letter
 
@@ -390,16 +383,6 @@ def test_malformed_and_huge_shop_orders_fail_alone(
 # --- secrets and personal data --------------------------------------------------------------
 
 
-def forms(secret: str) -> set[str]:
-    """A secret as it might leak: plain, URL-encoded, base64 (alone or as client:secret)."""
-    raw = secret.encode()
-    found = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
-    for data in (raw, b"ihost-sandbox:" + raw):
-        found |= {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
-        found.add(base64.b64encode(data).decode().rstrip("="))
-    return found
-
-
 def store_text(config: Path) -> str:
     """Everything the store holds but the sealed tokens, as text."""
     with sqlite3.connect(config.parent / "ihost.db") as db:
@@ -454,7 +437,7 @@ def test_no_secret_or_personal_data_leaks_at_any_verbosity(
     assert len(secrets) >= 5
     seen = "\n".join(outputs) + store_text(config)
     for secret in secrets:
-        for form in forms(secret):
+        for form in secret_forms(secret, "ihost-sandbox"):
             assert form not in seen, f"a secret leaked as {form!r}"
     logs = "\n".join(outputs[3:5]) + "\n".join(outputs[:3])
     for personal in ("geheim.persoon", "Gerrit", "Geheimschrijver", "Verborgenlaan", "9999 ZZ"):

@@ -5,20 +5,26 @@ secrets and personal data in logs, and runs that overlap or are killed."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flow_data import customer, order
-from helpers import IHOST, actions, run_flow, run_ihost, write_config
+from helpers import (
+    IHOST,
+    actions,
+    dead_letters,
+    one_line,
+    run_flow,
+    run_ihost,
+    secret_forms,
+    write_config,
+)
 from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
 from ihost_testconnectors.sandbox import RecordSandbox
 
@@ -74,20 +80,6 @@ class _Fixed:
         return self.settings
 
 
-def one_line(result: Any) -> str:
-    """The one line a refused command wrote to stderr (and nothing like a traceback)."""
-    assert "Traceback" not in result.output, result.output
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
-def letters(config: Path) -> list[dict[str, Any]]:
-    result = run_ihost("-c", str(config), "deadletters", "--json")
-    assert result.code == 0, result.output
-    return list(json.loads(result.out)["dead_letters"])
-
-
 def invoice_numbers(books: BuchhaltungsButlerSandbox) -> list[str]:
     return sorted(i["invoicenumber"] for i in books.dump("invoices"))
 
@@ -141,7 +133,7 @@ def test_refused_credentials_stop_the_run_in_one_line(
         assert result.code == 3, result.output
         line = one_line(result)
         assert "buchhaltungsbutler" in line, line
-        for form in forms(wrong):
+        for form in secret_forms(wrong, "ihost-client"):
             assert form not in result.output
     assert books.dump("invoices") == []
 
@@ -194,16 +186,6 @@ def test_a_remote_that_hangs_on_a_single_order_stops_the_run(
 # --- secrets and personal data --------------------------------------------------------------
 
 
-def forms(secret: str) -> set[str]:
-    """A secret as it might leak: plain, URL-encoded, base64 (alone or as client:secret)."""
-    raw = secret.encode()
-    found = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
-    for data in (raw, b"ihost-client:" + raw):
-        found |= {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
-        found.add(base64.b64encode(data).decode().rstrip("="))
-    return found
-
-
 def test_no_secret_or_personal_data_leaks_at_any_verbosity(
     tmp_path: Path, testshop: RecordSandbox
 ) -> None:
@@ -244,7 +226,7 @@ def test_no_secret_or_personal_data_leaks_at_any_verbosity(
         ]
     seen = "\n".join(outputs)
     for value in (secret, key):
-        for form in forms(value):
+        for form in secret_forms(value, "ihost-client"):
             assert form not in seen, f"a secret leaked as {form!r}"
     logs = "\n".join(outputs[:5])
     for personal in ("geheim.person", "Gertrud", "Geheimschreiber", "Verborgenweg", "Versteck"):
@@ -384,7 +366,7 @@ def test_a_malformed_receipt_is_dead_lettered_alone(
     done = actions(report)
     assert done.pop("2")[0] == "failed", report
     assert sorted(a for a, _ in done.values()) == ["created", "created"], report
-    (letter,) = letters(config)
+    (letter,) = dead_letters(config)
     assert letter["record_key"] == "2", letter
     assert " 2: " in letter["error"] and field in letter["error"], letter
 
@@ -419,7 +401,7 @@ def test_a_debtor_with_weird_fields_fails_its_receipts_alone(
     done = actions(report)
     assert sorted(a for k, (a, _) in done.items() if k != "2") == ["created", "created"], report
     if done["2"][0] == "failed":
-        (letter,) = letters(config)
+        (letter,) = dead_letters(config)
         assert letter["record_key"] == "2" and "2" in letter["error"], letter
 
 

@@ -5,19 +5,27 @@ lead away or loop, stock writes Lightspeed cannot take, and a Lightspeed that ha
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import subprocess
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from helpers import IHOST, actions, authorize, run_flow, run_ihost, write_config
+from helpers import (
+    IHOST,
+    actions,
+    authorize,
+    dead_letters,
+    one_line,
+    run_flow,
+    run_ihost,
+    secret_forms,
+    write_config,
+)
 from ihost_lightspeed import client as lightspeed_client
 from ihost_lightspeed.demo import seed_pos
 from ihost_lightspeed.sandbox import LightspeedSandbox
@@ -73,20 +81,6 @@ def setup(
     if authorized:
         authorize(path, "pos")
     return path
-
-
-def one_line(result: Any) -> str:
-    """The one line a refused command wrote to stderr (and nothing like a traceback)."""
-    assert "Traceback" not in result.output, result.output
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
-def letters(config: Path) -> list[dict[str, Any]]:
-    result = run_ihost("-c", str(config), "deadletters", "--json")
-    assert result.code == 0, result.output
-    return list(json.loads(result.out)["dead_letters"])
 
 
 # --- bad configuration: one line, exit 2 --------------------------------------------------
@@ -211,16 +205,6 @@ def test_a_refresh_whose_answer_is_lost_twice(
     assert again.code == 0, again.output
 
 
-def forms(secret: str, client_id: str) -> set[str]:
-    """A secret as it might leak: plain, URL-encoded, base64 (alone or as id:secret)."""
-    raw = secret.encode()
-    found = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
-    for data in (raw, client_id.encode() + b":" + raw):
-        found |= {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
-        found.add(base64.b64encode(data).decode().rstrip("="))
-    return found
-
-
 def test_no_secret_or_personal_data_leaks_at_any_verbosity(
     tmp_path: Path, pos: LightspeedSandbox, erp: RecordSandbox
 ) -> None:
@@ -247,7 +231,7 @@ def test_no_secret_or_personal_data_leaks_at_any_verbosity(
     assert len(secrets) >= 8 and sale
     seen = "\n".join([*outputs, *logs, dead])
     for secret in secrets:
-        for form in forms(secret, pos.client_id):
+        for form in secret_forms(secret, pos.client_id):
             assert form not in seen, f"a secret leaked as {form!r}"
     for personal in ("lena@kaffeehaus", "Lena", "Schmidt", "Marktplatz", "10115"):
         assert personal not in "\n".join(logs), personal
@@ -433,7 +417,7 @@ def test_a_malformed_record_is_dead_lettered_alone(
     done = actions(report)
     assert done.pop(key)[0] == "failed", report
     assert done and all(a in ("created", "updated") for a, _ in done.values()), report
-    (letter,) = letters(config)
+    (letter,) = dead_letters(config)
     assert letter["record_key"] == key, letter
     for word in words:
         assert word in letter["error"], letter
@@ -450,12 +434,12 @@ def test_a_mended_record_resolves_its_dead_letter(
     erp.seed("products", [{"sku": sku, "name": sku, "price": "1"} for sku in skus])
     config = setup(tmp_path, pos, erp, flow("stock"))
     result, _ = run_flow(config, "stock")
-    assert result.code == 1 and len(letters(config)) == 1
+    assert result.code == 1 and len(dead_letters(config)) == 1
     with pos.lock:
         mug_stock(pos)["qoh"] = "41"
     result, _ = run_flow(config, "stock", "--full")
     assert result.code == 0, result.output
-    assert [d for d in letters(config) if d["status"] == "open"] == []
+    assert [d for d in dead_letters(config) if d["status"] == "open"] == []
 
 
 def test_matrices_of_zero_and_one_variant(
@@ -475,7 +459,7 @@ def test_matrices_of_zero_and_one_variant(
         "item-3": "created",
         "matrix-7/TEE-S": "created",
     }
-    (letter,) = letters(config)
+    (letter,) = dead_letters(config)
     assert "matrix 8" in letter["error"] and "Items" in letter["error"], letter
 
 
@@ -563,7 +547,7 @@ def test_stock_in_for_a_shop_the_account_lacks_stops_the_run(
     line = one_line(result)
     assert "shop_id 9" in line and "1 (ihost Sandbox Shop)" in line, line
     assert qoh(pos) == {"1": "40", "2": "3", "3": "5"}
-    assert letters(config) == []
+    assert dead_letters(config) == []
 
 
 # --- a Lightspeed that hangs or refuses ------------------------------------------------------
