@@ -9,26 +9,36 @@ Both sides are seeded in their own JSON; this module imports no other connector.
 
 from __future__ import annotations
 
+from typing import Any
+
 from host.demo import DemoFlow, DemoPair, Sandboxes
 
 ASPERION_STAMP = "2026-11-20T10:30:00"  # Amsterdam local time, as Asperion writes it
 
 
-def _receipt(number: int, counterparty: str, net: str, rate: str, paid: bool) -> dict:
+def outbound_receipt(
+    invoicenumber: str, counterparty: str, net: str, rate: str, paid: bool, day: str
+) -> dict[str, Any]:
+    """An outbound invoice's receipt in BuchhaltungsButler's JSON: one VAT rate, paid in
+    full on its day or not at all (the demo's and the tests' receipts)."""
     vat = f"{float(net) * float(rate) / 100:.2f}"
     gross = f"{float(net) + float(vat):.2f}"
     return {
         "type": "invoice outbound",
-        "date": "2026-11-18",
-        "date_uploaded": "2026-11-18 16:00:00",
+        "date": day,
+        "date_uploaded": f"{day} 16:00:00",
         "counterparty": counterparty,
-        "invoicenumber": f"RE-2026-{number:05d}",
+        "invoicenumber": invoicenumber,
         "amount": gross,
         "amount_paid": gross if paid else "0.00",
-        "payment_date": "2026-11-19" if paid else None,
+        "payment_date": day if paid else None,
         "currency": "EUR",
         "vat": [{"rate": rate, "net": net, "vat": vat}],
     }
+
+
+def _receipt(number: int, counterparty: str, net: str, rate: str, paid: bool) -> dict[str, Any]:
+    return outbound_receipt(f"RE-2026-{number:05d}", counterparty, net, rate, paid, "2026-11-18")
 
 
 def seed(sandboxes: Sandboxes) -> None:

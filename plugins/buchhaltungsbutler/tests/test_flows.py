@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from helpers import actions, authorize, run_flow, run_ihost, write_config
 from ihost_asperion.samples import SETTINGS as ASPERION_SETTINGS
 from ihost_asperion.sandbox import AsperionSandbox
+from ihost_buchhaltungsbutler.demo import outbound_receipt
 from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
 from ihost_shopify import samples
 from ihost_shopify.sandbox import ShopifySandbox
@@ -48,19 +49,7 @@ def asperion(monkeypatch: pytest.MonkeyPatch) -> Iterator[AsperionSandbox]:
 
 
 def receipt(number: int, counterparty: str, net: str, rate: str, paid: bool = True) -> dict:
-    vat = f"{float(net) * float(rate) / 100:.2f}"
-    gross = f"{float(net) + float(vat):.2f}"
-    return {
-        "type": "invoice outbound",
-        "date": "2026-05-01",
-        "date_uploaded": "2026-05-01 16:00:00",
-        "counterparty": counterparty,
-        "invoicenumber": f"RE-{number}",
-        "amount": gross,
-        "amount_paid": gross if paid else "0.00",
-        "currency": "EUR",
-        "vat": [{"rate": rate, "net": net, "vat": vat}],
-    }
+    return outbound_receipt(f"RE-{number}", counterparty, net, rate, paid, "2026-05-01")
 
 
 def orders_flow(source: str, target: str, order_type: str, more: str = "") -> str:

@@ -25,6 +25,7 @@ from helpers import (
     secret_forms,
     write_config,
 )
+from ihost_buchhaltungsbutler.demo import outbound_receipt
 from ihost_buchhaltungsbutler.sandbox import BuchhaltungsButlerSandbox
 from ihost_testconnectors.sandbox import RecordSandbox
 
@@ -301,18 +302,8 @@ class Garbled(BuchhaltungsButlerSandbox):
 
 
 def receipt(number: int, counterparty: str = "Kaffeehaus Schmidt") -> dict[str, Any]:
-    return {
-        "id_by_customer": number,
-        "type": "invoice outbound",
-        "date": "2026-05-01",
-        "date_uploaded": "2026-05-01 16:00:00",
-        "counterparty": counterparty,
-        "invoicenumber": f"RE-{number}",
-        "amount": "119.00",
-        "amount_paid": "119.00",
-        "currency": "EUR",
-        "vat": [{"rate": "19", "net": "100.00", "vat": "19.00"}],
-    }
+    found = outbound_receipt(f"RE-{number}", counterparty, "100.00", "19", True, "2026-05-01")
+    return {"id_by_customer": number, **found}
 
 
 SCHMIDT = {
