@@ -42,6 +42,7 @@ import httpx
 
 from host.errors import AuthError, RemoteUnavailable, TransientError
 from host.http import HttpClient
+from host.ledger import Ledger
 from host.secrets import redact, redactor, secret_problem
 
 if TYPE_CHECKING:
@@ -139,10 +140,17 @@ class ConnectorContext:
     - ``tokens``: where the connection's OAuth2 tokens are kept: pass it on as
       ``OAuth2AuthorizationCode(..., vault=context.tokens)``. None when a Connection is
       built without a configuration (the contract kit, tests): tokens then live in memory.
+    - ``ledger``: what the connection keeps in the store to know what it has read or
+      written before (host.ledger.Ledger); in memory without a configuration.
     """
 
     connection: str
     tokens: TokenVault | None = None
+    ledger: Ledger = None  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.ledger is None:
+            object.__setattr__(self, "ledger", Ledger(None, self.connection))
 
 
 # --- static credentials ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from host.auth import ConnectorContext
 from host.errors import ConfigError
 from host.flows import Flow, FlowSettings, flow_classes
+from host.ledger import Ledger
 from host.mapping import Mapper, compile_mapping
 from host.models import RECORD_TYPES
 from host.plugins import Connection, Registry, package_for, transforms
@@ -93,7 +94,11 @@ class Config:
         conn = self.connections[name]
         info = registry.get(conn.plugin)
         assert info is not None  # load_config has checked it
-        context = ConnectorContext(connection=name, tokens=TokenVault(self.store_url, name))
+        context = ConnectorContext(
+            connection=name,
+            tokens=TokenVault(self.store_url, name),
+            ledger=Ledger(self.store_url, name),
+        )
         return Connection(name, info, conn.settings, context)
 
 

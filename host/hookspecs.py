@@ -143,6 +143,19 @@ def fetch_refunds(since: datetime | None) -> Iterable[Refund]:
     """Stream refunds made at or after `since`, each naming its order. Must be a generator."""
 
 
+@hookspec(firstresult=True)
+def acknowledge_read() -> None:
+    """The run has finished every record this connection's source hook yielded: each is
+    written, skipped as unchanged or filtered, or dead-lettered, and all of it committed.
+
+    Called once, after a real run that read the whole stream (never after a dry run, a
+    run that stopped or was aborted, or a retry of dead letters). A source that consumes
+    what it reads acknowledges it here: a file connector moves the files it claimed to
+    its archive. Until then, what was read must stay where the next run finds it again
+    (the bindings make the records read twice a no-op). Optional.
+    """
+
+
 # --- target side ------------------------------------------------------------------------
 
 

@@ -301,6 +301,7 @@ class Connection:
         close = getattr(self.plugin, "close", None)
         if callable(close):
             close()
+        self.context.ledger.close()
 
     def __enter__(self) -> Connection:
         return self

@@ -164,6 +164,8 @@ class Runner:
             self.writes.finish(self)
             self.commit()
             self.breaker.finish()
+            if not self.dry_run and records is None and source.implements("acknowledge_read"):
+                self._acknowledge(source)
             report.status = "failed" if report.counts["failed"] else "ok"
             report.exit_code = 1 if report.counts["failed"] else 0
             if not self.dry_run and records is None and self._newest is not None:
@@ -188,6 +190,17 @@ class Runner:
             source.close()
             target.close()
         return report
+
+    def _acknowledge(self, source: Connection) -> None:
+        """Tell the source that everything it yielded is done (host.hookspecs)."""
+        try:
+            source.hook.acknowledge_read()
+        except FATAL:
+            raise
+        except Exception as exc:  # the records are committed: the next run reads them again
+            raise SourceFailed(
+                f"acknowledging what was read from {source.name} failed: {_summary(exc)}"
+            ) from None
 
     def _build_flow(self, source: Connection, target: Connection) -> Flow:
         cfg = self.flow_config

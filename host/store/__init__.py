@@ -259,7 +259,7 @@ class Store:
             _add_column(db, "dead_letters", "detail")
         if found < 3:
             _add_column(db, "bindings", "fingerprint")
-        # 4 added the table oauth_tokens, which create_all has just made
+        # 4 added the table oauth_tokens, 5 the table ledger, which create_all has just made
         db.execute(meta.update().where(meta.c.name == "schema").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:

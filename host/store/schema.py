@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4  # 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint; 4: oauth_tokens
+SCHEMA_VERSION = 5
+# 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint; 4: oauth_tokens; 5: ledger
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -159,5 +160,17 @@ oauth_tokens = sa.Table(
     sa.Column("connection", sa.String(128), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False, doc="grows by one with every write"),
     sa.Column("sealed", sa.Text, nullable=False, doc="the tokens as JSON, encrypted"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+#: what each connection keeps to know what it has read or written before (host.ledger): a
+#: file connector's processed DOCNUMs and content hashes, the files it wrote. Keys and
+#: values are ids, hashes and file names, never personal data.
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("connection", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
