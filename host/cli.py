@@ -746,6 +746,8 @@ def demo(
         code = demos.run_once(config, chosen, sandboxes, obj.registry, _print_report)
         for line in demos.unsupported(chosen, obj.registry):
             click.echo(line)
+        for line in chosen.epilogue(sandboxes) if chosen.epilogue else ():
+            click.echo(line)
         if dashboard is None:
             click.get_current_context().exit(code)
         service = Daemon(str(config.path), obj.registry, port=port, run_at_start=False)

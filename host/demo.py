@@ -71,6 +71,9 @@ class DemoPair:
     #: flows of the seed page one side's API cannot carry: (kind, source role, target role),
     #: shown with the matrix's reason instead of run
     unsupported: tuple[tuple[str, str, str], ...] = ()
+    #: what the remote side did with what the flows wrote, as lines shown after them (SAP's
+    #: file port accepting the IDoc files)
+    epilogue: Callable[[Sandboxes], list[str]] | None = None
 
 
 def pairs() -> dict[str, DemoPair]:

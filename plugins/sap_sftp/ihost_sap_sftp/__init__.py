@@ -1,0 +1,1 @@
+"""ihost connector for SAP over SFTP: IDoc XML and CSV files in shared folders."""
