@@ -9,6 +9,7 @@ Field names, lengths and qualifiers follow SAP's segment definitions (../shared/
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timezone
@@ -429,15 +430,19 @@ def _text_lines(text: str, width: int) -> Iterable[str]:
             yield line
 
 
-def kunnr(value: str, field: str = "key") -> str:
-    """A customer number for KUNNR: digits are zero-padded to 10 as SAP keeps them."""
-    value = value.strip()
-    if len(value) > LENGTHS["KUNNR"]:
-        raise RecordInvalid(
-            f"{field} {value!r} is longer than SAP's 10-character customer number (KUNNR)",
-            field=field,
-        )
-    return value.zfill(LENGTHS["KUNNR"]) if value.isdigit() else value
+def kunnr(key: str, prefix: str = "IH") -> str:
+    """The SAP customer number (KUNNR, 10 characters) of a customer key: the key itself,
+    digits zero-padded as SAP keeps them; a longer key (a webshop's 13-digit id) gets
+    `prefix` and a number derived from it, the same every time."""
+    key = key.strip()
+    if len(key) <= LENGTHS["KUNNR"]:
+        return key.zfill(LENGTHS["KUNNR"]) if key.isdigit() else key
+    digest = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    digits = ""
+    while len(prefix) + len(digits) < LENGTHS["KUNNR"]:
+        digest, digit = divmod(digest, 36)
+        digits += "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[digit]
+    return prefix + digits
 
 
 def _person(customer: Customer) -> str | None:
@@ -618,6 +623,7 @@ def order_from_rows(
         "key": number,
         "number": number,
         "reference": cell(first, "reference"),
+        "payment_terms": cell(first, "payment_terms"),
         "created_at": created,
         "status": options.order_status,
         "currency": cell(first, "currency"),

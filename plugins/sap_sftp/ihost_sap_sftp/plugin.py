@@ -65,6 +65,7 @@ DEFAULT_COLUMNS = {
         "MATNR": "sku",
         "KWMENG": "quantity",
         "NETPR": "unit_price",
+        "ZTERM": "payment_terms",
     },
 }
 
@@ -117,6 +118,7 @@ class SapSftpSettings(BaseModel):
     order_unit: str = Field("PCE", min_length=1, max_length=3)
     language: str = Field("EN", min_length=2, max_length=2)
     account_group: str = "0001"
+    customer_prefix: str = Field("IH", max_length=4, description="before the number of a long key")
     material_type: str = "HAWA"
     industry_sector: str = "M"
     sales_area: dict[str, str] = Field(default_factory=dict)
@@ -421,7 +423,7 @@ class SapSftpPlugin:
         if entity == "products":
             self._keyed(record, lambda: convert.matmas(record, options, True, True))
         elif entity == "customers":
-            number = convert.kunnr(record.key)
+            number = convert.kunnr(record.key, options.customer_prefix)
             self._keyed(record, lambda: convert.debmas(record, number, options))
         elif entity == "orders":
             self._keyed(record, lambda: convert.orders05(record, None, options))
@@ -456,15 +458,15 @@ class SapSftpPlugin:
                 )
             key = _email_key(customer.email)
         else:
-            key = f"customer:{customer.key}"
+            key = f"customer:{convert.kunnr(customer.key, self.settings.customer_prefix)}"
         return self.ledger.get([key]).get(key)
 
     @hookimpl
     def upsert_debtor(self, customer: Customer, existing_id: str | None) -> str:
-        number = existing_id or self._keyed(customer, lambda: convert.kunnr(customer.key))
+        number = existing_id or convert.kunnr(customer.key, self.settings.customer_prefix)
         idoc = self._keyed(customer, lambda: convert.debmas(customer, number, self.settings))
         self._write_idoc(idoc, "DEBMAS07", number, customer.updated_at)
-        known = {f"customer:{customer.key}": number}
+        known = {f"customer:{number}": number}
         if customer.email:
             known[_email_key(customer.email)] = number
         self.ledger.put(known)
