@@ -3,8 +3,8 @@
 Read from SAP: ORDERS05 (message ORDERS) -> Order, DELVRY03 (DESADV) -> Shipment, ORDRSP ->
 a confirmation (the PO number and SAP's sales order number). Written to SAP: Product ->
 MATMAS05, Customer -> DEBMAS07, Order -> ORDERS05, stock -> a CSV snapshot or LOISTD01.
-Field names, lengths and qualifiers follow SAP's segment definitions (../shared/api/sap_sftp.md
-§1); what the documentation leaves open is a setting (see the README).
+Field names, lengths and qualifiers follow SAP's segment definitions (WE60); what SAP's
+documentation leaves open is a setting (see the README).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from host.models import (
 )
 from ihost_sap_sftp.idoc import Idoc, Segment
 
-#: SAP's field lengths for what ihost writes (WE60; ../shared/api/sap_sftp.md §1)
+#: SAP's field lengths for what ihost writes (the segment definitions, WE60)
 LENGTHS = {
     "KUNNR": 10,
     "NAME": 35,

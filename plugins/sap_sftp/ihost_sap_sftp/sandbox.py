@@ -1,9 +1,9 @@
-"""An SAP (ECC / S/4HANA) file-exchange emulator on 127.0.0.1 (shared/api/sap_sftp.md).
+"""An SAP (ECC / S/4HANA) file-exchange emulator on 127.0.0.1.
 
 The sandbox is two things: a real SFTP server, and the SAP side that reads and writes the
-folders it serves, as SAP's file port or a PI/CPI SFTP adapter does (§3).
+folders it serves, as SAP's file port or a PI/CPI SFTP adapter does.
 
-SFTP (§4.2, §4.4), on an ephemeral port of 127.0.0.1, one paramiko Transport per connection:
+SFTP, on an ephemeral port of 127.0.0.1, one paramiko Transport per connection:
 
 - A fresh Ed25519 host key per sandbox (or the `host_key` given) and a fresh Ed25519 user key
   whose private half is written, OpenSSH PEM, mode 0600, to `key_file`. Only public-key
