@@ -3,16 +3,14 @@ connector receives it through ConnectorContext."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from host.auth import ConnectorContext
 from host.ledger import Ledger
 
 
-def test_a_ledger_in_the_store_outlives_its_process_and_is_per_connection(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ihost.db'}"
+def test_a_ledger_in_the_store_outlives_its_process_and_is_per_connection(store_url: str) -> None:
+    url = store_url
     first = Ledger(url, "sap")
     first.put({"docnum:1": "ORDERS_1.xml", "docnum:2": "ORDERS_1.xml"})
     first.put({"docnum:2": "ORDERS_2.xml"})  # a key written again keeps the last value
@@ -27,8 +25,8 @@ def test_a_ledger_in_the_store_outlives_its_process_and_is_per_connection(tmp_pa
     again.close()  # twice is safe
 
 
-def test_many_keys_are_read_and_written_in_one_go(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ihost.db'}", "sap")
+def test_many_keys_are_read_and_written_in_one_go(store_url: str) -> None:
+    ledger = Ledger(store_url, "sap")
     keys = {f"hash:{i:05d}": str(i) for i in range(1200)}
     ledger.put(keys)
     assert ledger.get(keys) == keys
