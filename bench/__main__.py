@@ -11,6 +11,7 @@ from bench import (
     flows,
     foundation,
     lightspeed,
+    sap_sftp,
     shopify_backfill,
     shopify_stock,
 )
@@ -38,6 +39,7 @@ def main() -> None:
         + asperion.main()
         + buchhaltungsbutler.main()
         + lightspeed.main()
+        + sap_sftp.main()
     )
     print(flush=True)
     rows = crash.main()  # prints its figures as it goes; the verdicts follow

@@ -87,13 +87,18 @@ class Ledger:
                         ledger_table.c.key.in_(keys[start : start + 500]),
                     )
                 )
-            db.execute(
-                ledger_table.insert(),
-                [
-                    {"connection": self.connection, "key": k, "value": v, "updated_at": now}
-                    for k, v in checked.items()
-                ],
-            )
+                db.execute(
+                    ledger_table.insert(),
+                    [
+                        {
+                            "connection": self.connection,
+                            "key": k,
+                            "value": checked[k],
+                            "updated_at": now,
+                        }
+                        for k in keys[start : start + 500]
+                    ],
+                )
 
     def close(self) -> None:
         """Close the store, if it was opened; safe to call twice."""

@@ -282,19 +282,15 @@ class SftpClient:
         with self._remote(f"removing {path}"):
             self.sftp.remove(path)
 
-    def write_atomic(self, folder: str, name: str, produce: Callable[[IO[bytes]], None]) -> int:
+    def write_atomic(self, folder: str, name: str, produce: Callable[[IO[bytes]], None]) -> None:
         """Write `folder/name` so that no reader ever sees it partial: `produce` writes the
-        bytes under the hidden temporary name, which is then renamed into place. Returns the
-        size written."""
+        bytes under the hidden temporary name (closing it waits for the server to have them
+        all), which is then renamed into place."""
         temp = posixpath.join(folder, temp_name(name))
-        with self._remote(f"writing {name}"):
-            with self.sftp.open(temp, "wb") as handle:
-                handle.set_pipelined(True)
-                produce(handle)  # type: ignore[arg-type]
-                handle.flush()
-            size = self.sftp.stat(temp).st_size or 0
+        with self._remote(f"writing {name}"), self.sftp.open(temp, "wb") as handle:
+            handle.set_pipelined(True)
+            produce(handle)  # type: ignore[arg-type]
         self.replace(temp, posixpath.join(folder, name))
-        return size
 
 
 def _unsupported(exc: OSError) -> bool:

@@ -202,6 +202,8 @@ def read_idocs(stream: IO[bytes]) -> Iterator[Idoc]:
         builder.done.clear()
         if not chunk:
             break
+    parser.StartElementHandler = parser.EndElementHandler = None  # no cycle left to collect
+    parser.CharacterDataHandler = parser.EntityDeclHandler = None
     if not seen:
         raise IdocError(f"the file holds no IDOC (its root is <{builder.root or '?'}>)")
 

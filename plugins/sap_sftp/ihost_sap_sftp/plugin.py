@@ -42,6 +42,7 @@ from ihost_sap_sftp.idoc import Idoc, IdocError, IdocWriter, idoc_to_json, read_
 log = logging.getLogger(__name__)
 
 CLAIMED = ".processing"
+LOOKUP_BATCH = 200  # IDocs whose DOCNUMs are looked up in the ledger at once
 _SLUG = re.compile(r"[^A-Za-z0-9-]+")
 
 DEFAULT_CONTROL = {
@@ -237,10 +238,22 @@ class SapSftpPlugin:
             name=context.connection,
         )
         self._read: list[_File] = []  # claimed in this run, waiting for acknowledge_read
+        # materials written, put in the ledger at the next find_products or at close: the
+        # products flow binds per chunk too, and a material sent again is replaced, not doubled
+        self._materials: dict[str, str] = {}
+        self._folders: set[str] = set()  # archive folders known to exist in this run
         self._confirmed = False  # ORDRSP files read in this run
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            self._remember_materials()
+        finally:
+            self.client.close()
+
+    def _remember_materials(self) -> None:
+        if self._materials:
+            self.ledger.put({f"material:{sku}": matnr for sku, matnr in self._materials.items()})
+            self._materials = {}
 
     # --- both sides -----------------------------------------------------------------------
 
@@ -281,33 +294,50 @@ class SapSftpPlugin:
             self._read.append(file)
             with self.client.open_read(file.claimed) as raw:
                 stream = _Hashing(raw)
+                batch: list[Idoc] = []
                 try:
                     for idoc in read_idocs(io.BufferedReader(stream, 64 * 1024)):
-                        key = f"docnum:{idoc.docnum}" if idoc.docnum else None
-                        if key is not None:
-                            file.keys.append(key)
-                            if self.ledger.get([key]):
-                                continue  # read and committed before: SAP sent it again
-                        if idoc.mestyp != mestyp:
-                            yield RecordInvalid(
-                                f"file {file.name}: IDoc {idoc.docnum or '?'} (line "
-                                f"{idoc.line}) is {idoc.mestyp or 'no message type'}, not "
-                                f"{mestyp}: not read",
-                                key=f"{file.name}#{idoc.docnum or idoc.line}",
-                                field="EDI_DC40-MESTYP",
-                                payload=idoc_to_json(idoc),
-                            )
-                            continue
-                        record = build(idoc)
-                        if isinstance(record, RecordInvalid) and record.payload is None:
-                            record.payload = idoc_to_json(idoc)
-                        yield record
+                        batch.append(idoc)
+                        if len(batch) == LOOKUP_BATCH:
+                            yield from self._unread(file, batch, mestyp, build)
+                            batch = []
                 except IdocError as exc:
                     file.error = str(exc)
+                yield from self._unread(file, batch, mestyp, build)
+                if file.error is not None:
                     yield RecordInvalid(
-                        f"file {file.name}: {exc}", key=file.name, field="file", payload=None
+                        f"file {file.name}: {file.error}", key=file.name, field="file"
                     )
                 file.digest = stream.sha.hexdigest()
+
+    def _unread(
+        self,
+        file: _File,
+        idocs: list[Idoc],
+        mestyp: str,
+        build: Callable[[Idoc], Record | RecordInvalid],
+    ) -> Iterator[Record | RecordInvalid]:
+        """The records of those `idocs` the ledger has not seen (one look-up for all): an
+        IDoc read and committed before is one SAP sent again."""
+        keys = [f"docnum:{idoc.docnum}" if idoc.docnum else None for idoc in idocs]
+        file.keys += [key for key in keys if key is not None]
+        seen = self.ledger.get(key for key in keys if key is not None)
+        for idoc, key in zip(idocs, keys, strict=True):
+            if key in seen:
+                continue
+            if idoc.mestyp != mestyp:
+                yield RecordInvalid(
+                    f"file {file.name}: IDoc {idoc.docnum or '?'} (line {idoc.line}) is "
+                    f"{idoc.mestyp or 'no message type'}, not {mestyp}: not read",
+                    key=f"{file.name}#{idoc.docnum or idoc.line}",
+                    field="EDI_DC40-MESTYP",
+                    payload=idoc_to_json(idoc),
+                )
+                continue
+            record = build(idoc)
+            if isinstance(record, RecordInvalid) and record.payload is None:
+                record.payload = idoc_to_json(idoc)
+            yield record
 
     def _csv_orders(self) -> Iterator[Record | RecordInvalid]:
         columns = self.settings.csv_columns.get("orders", DEFAULT_COLUMNS["orders"])
@@ -379,7 +409,9 @@ class SapSftpPlugin:
             reason = f"{file.name}: {file.error}\n".encode()
             self.client.makedirs(folder)
             self.client.write_atomic(folder, f"{file.name}.err.txt", lambda out: out.write(reason))
-        self.client.makedirs(folder)
+        if folder not in self._folders:
+            self.client.makedirs(folder)
+            self._folders.add(folder)
         target = posixpath.join(folder, file.name)
         if self.client.exists(target):  # SAP used the name again: keep both
             target = f"{target}.{file.digest[:8] or _stamp(None)}"
@@ -434,6 +466,7 @@ class SapSftpPlugin:
     def find_products(self, skus: list[str]) -> dict[str, str]:
         if not self.settings.check_materials:
             return {sku: sku for sku in skus}
+        self._remember_materials()
         found = self.ledger.get(f"material:{sku}" for sku in skus if len(sku) < 240)
         return {key.removeprefix("material:"): value for key, value in found.items()}
 
@@ -444,7 +477,7 @@ class SapSftpPlugin:
             lambda: convert.matmas(product, self.settings, update_info, existing_id is None),
         )
         self._write_idoc(idoc, "MATMAS05", product.sku, product.updated_at)
-        self.ledger.put({f"material:{product.sku}": product.sku})
+        self._materials[product.sku] = product.sku
         return product.sku
 
     @hookimpl

@@ -342,6 +342,26 @@ class _State:
     stock: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     next_vbeln: int = FIRST_VBELN
 
+    def fork(self) -> _State:
+        """A copy to apply one file to: the tables are copied, the records shared (a record
+        changed in place is copied first: see `own_material`, `own_customer`), so a file
+        costs what it touches, not all SAP holds."""
+        return _State(
+            dict(self.materials),
+            dict(self.customers),
+            list(self.orders),
+            dict(self.stock),
+            self.next_vbeln,
+        )
+
+    def own_material(self, key: str) -> Segment:
+        self.materials[key] = copy.deepcopy(self.materials[key])
+        return self.materials[key]
+
+    def own_customer(self, key: str) -> Segment:
+        self.customers[key] = copy.deepcopy(self.customers[key])
+        return self.customers[key]
+
 
 def _key(number: str) -> str:
     """SAP's internal form of a material or customer number: numeric ones without the zeros
@@ -726,7 +746,7 @@ class SapSftpSandbox(Sandbox):
 
     def _seed_master(self, kind: str, records: list[dict[str, Any]]) -> None:
         segment_type = "E1MARAM" if kind == "materials" else "E1KNA1M"
-        state = copy.deepcopy(self.state)
+        state = self.state.fork()
         for index, record in enumerate(records):
             where = f"{kind}[{index}]"
             data = dict(record)
@@ -842,7 +862,7 @@ class SapSftpSandbox(Sandbox):
         return summaries
 
     def _process_file(self, path: Path) -> dict[str, Any]:
-        state = copy.deepcopy(self.state)
+        state = self.state.fork()
         outbound: list[tuple[dict[str, Any], Idoc]] = []
         docnums: list[str] = []
         errors: list[str] = []
@@ -969,13 +989,13 @@ class SapSftpSandbox(Sandbox):
         if msgfn == "003":
             if stored is None:
                 raise _Refused("51", f"Material {matnr} does not exist")
-            stored.fields["LVORM"] = "X"
+            state.own_material(key).fields["LVORM"] = "X"
             return
         given = copy.deepcopy(segment)
         if stored is None:
             state.materials[key] = given
         else:
-            _replace_children(stored, given)
+            _replace_children(state.own_material(key), given)
 
     def _material_number(self, segment: Segment) -> str:
         if self.s4:
@@ -1033,7 +1053,7 @@ class SapSftpSandbox(Sandbox):
         if msgfn == "003":
             if key not in state.customers:
                 raise _Refused("51", f"Customer {kunnr} does not exist")
-            state.customers[key].fields["LOEVM"] = "X"
+            state.own_customer(key).fields["LOEVM"] = "X"
             return
         _field(segment, "NAME1", 35, required=not seeded)  # a seeded one needs only KUNNR
         _field(segment, "LAND1", 3, required=not seeded)
