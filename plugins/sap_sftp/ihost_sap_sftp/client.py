@@ -28,6 +28,10 @@ import paramiko
 from host.errors import AuthError, ConfigError, RemoteUnavailable, TransientError
 
 log = logging.getLogger(__name__)
+# paramiko's transport thread logs what it raises with a traceback; the client turns every
+# failure into one of the host's errors, said in one line. Unless configured otherwise.
+if logging.getLogger("paramiko").level == logging.NOTSET:
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
@@ -60,9 +64,18 @@ def pinned_key(line: str) -> paramiko.PKey:
     fields = line.split()
     if len(fields) == 2:  # "ssh-ed25519 AAAA...": no host names
         fields = ["*", *fields]
-    entry = paramiko.hostkeys.HostKeyEntry.from_line(" ".join(fields[:3]))
-    if entry is None or entry.key is None:
-        raise ValueError("host_key is not a known_hosts line (host key-type base64)")
+    problem = "host_key is not a known_hosts line ([host]:port key-type base64)"
+    if len(fields) < 3:
+        raise ValueError(problem)
+    try:
+        entry = paramiko.hostkeys.HostKeyEntry.from_line(" ".join(fields[:3]))
+    except Exception:  # paramiko's InvalidHostKey, binascii's errors, ...
+        raise ValueError(problem) from None
+    # a key cut short can still decode as some other key: it must give back what was written
+    if entry is None or entry.key is None or entry.key.get_base64() != fields[2]:
+        raise ValueError(problem)
+    if entry.key.get_name() != fields[1]:
+        raise ValueError(f"host_key says {fields[1]} but holds a {entry.key.get_name()} key")
     return entry.key
 
 
@@ -107,6 +120,7 @@ class SftpClient:
         self.key_file, self.key_passphrase = key_file, key_passphrase
         self.timeout, self.keepalive, self.name = timeout, keepalive, name
         self.policy = _Pinned(pinned_key(host_key) if host_key else None, host_key_fingerprint)
+        self.key = self._key()  # a key ihost cannot use is a configuration error, found now
         self._ssh: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self.posix_rename = True  # until the server says it has no posix-rename
@@ -144,7 +158,7 @@ class SftpClient:
         return self._sftp
 
     def _connect(self) -> None:
-        key = self._key()
+        key = self.key
         ssh = paramiko.SSHClient()
         ssh.set_missing_host_key_policy(self.policy)
         try:
@@ -172,8 +186,7 @@ class SftpClient:
         except paramiko.AuthenticationException:
             ssh.close()
             raise AuthError(
-                f"the SFTP server {self.host}:{self.port} refused the key for user "
-                f"{self.username!r}"
+                f"the SFTP server {self.host}:{self.port} refused the key for user {self.username}"
             ) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             ssh.close()

@@ -345,10 +345,12 @@ def confirmation(idoc: Idoc) -> tuple[str, str] | None:
 
 def control(options: Options, idoctyp: str, mestyp: str, moment: datetime | None) -> dict[str, str]:
     """The EDI_DC40 of an IDoc to SAP (DIRECT 2; DOCNUM left to SAP; partners from the
-    connection's `control` setting)."""
-    day, clock = stamp(moment, options.timezone)
+    connection's `control` setting; created at the record's time, when it has one)."""
     fields = {"TABNAM": "EDI_DC40", "DIRECT": "2", "IDOCTYP": idoctyp, "MESTYP": mestyp}
     fields.update({k: v for k, v in options.control.items() if v})
+    if moment is None:  # no time of the record's own: none, so a repeated write is the same
+        return fields
+    day, clock = stamp(moment, options.timezone)
     return {**fields, "CREDAT": day, "CRETIM": clock}
 
 

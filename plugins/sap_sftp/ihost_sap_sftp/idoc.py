@@ -194,7 +194,10 @@ def read_idocs(stream: IO[bytes]) -> Iterator[Idoc]:
         chunk = stream.read(READ_CHUNK)
         try:
             parser.Parse(chunk, not chunk)
-        except xml.parsers.expat.ExpatError as exc:
+        except (xml.parsers.expat.ExpatError, IdocError) as exc:
+            yield from builder.done  # the IDocs complete before the break are read
+            if isinstance(exc, IdocError):
+                raise
             raise IdocError(f"not well-formed XML: {exc}") from None
         for idoc in builder.done:
             seen = True

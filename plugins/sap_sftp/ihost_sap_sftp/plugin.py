@@ -238,22 +238,11 @@ class SapSftpPlugin:
             name=context.connection,
         )
         self._read: list[_File] = []  # claimed in this run, waiting for acknowledge_read
-        # materials written, put in the ledger at the next find_products or at close: the
-        # products flow binds per chunk too, and a material sent again is replaced, not doubled
-        self._materials: dict[str, str] = {}
         self._folders: set[str] = set()  # archive folders known to exist in this run
         self._confirmed = False  # ORDRSP files read in this run
 
     def close(self) -> None:
-        try:
-            self._remember_materials()
-        finally:
-            self.client.close()
-
-    def _remember_materials(self) -> None:
-        if self._materials:
-            self.ledger.put({f"material:{sku}": matnr for sku, matnr in self._materials.items()})
-            self._materials = {}
+        self.client.close()
 
     # --- both sides -----------------------------------------------------------------------
 
@@ -397,8 +386,18 @@ class SapSftpPlugin:
                 for key in [*file.keys, *([f"file:{file.digest}"] if file.digest else [])]
             }
         )
-        for file in done:
-            self._file_away(file)
+        stuck = []
+        for file in done:  # each on its own: one that cannot move keeps no other back
+            try:
+                self._file_away(file)
+            except OSError as exc:
+                stuck.append(f"{file.name} ({exc})")
+        if stuck:
+            raise RemoteRejected(
+                f"could not move {len(stuck)} read file(s) out of {self.settings.outbound_dir}: "
+                f"{'; '.join(stuck[:5])}; they stay claimed and are read again (a no-op) and "
+                "moved by the next run"
+            )
 
     def _file_away(self, file: _File) -> None:
         if file.error is None:
@@ -412,14 +411,12 @@ class SapSftpPlugin:
         if folder not in self._folders:
             self.client.makedirs(folder)
             self._folders.add(folder)
-        target = posixpath.join(folder, file.name)
-        if self.client.exists(target):  # SAP used the name again: keep both
-            target = f"{target}.{file.digest[:8] or _stamp(None)}"
-        try:
-            self.client.rename(file.claimed, target)
-        except FileNotFoundError:
-            if not self.client.exists(target):
-                raise
+        target = base = posixpath.join(folder, file.name)
+        count = 0
+        while self.client.exists(target):  # SAP used the name again: keep every copy
+            count += 1
+            target = f"{base}.{file.digest[:8] or 'x'}" + (f".{count}" if count > 1 else "")
+        self.client.rename(file.claimed, target)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -432,7 +429,8 @@ class SapSftpPlugin:
             writer.write(idoc)
         data = body.getvalue()
         digest = hashlib.sha256(data).hexdigest()[:8]
-        name = f"{idoc.mestyp}_{_stamp(moment)}_{_slug(name_key)}_{digest}.xml"
+        when = f"{_stamp(moment)}_" if moment is not None else ""
+        name = f"{idoc.mestyp}_{when}{_slug(name_key)}_{digest}.xml"
         self.client.write_atomic(self.settings.inbound_dir, name, lambda out: out.write(data))
         return name
 
@@ -466,19 +464,31 @@ class SapSftpPlugin:
     def find_products(self, skus: list[str]) -> dict[str, str]:
         if not self.settings.check_materials:
             return {sku: sku for sku in skus}
-        self._remember_materials()
         found = self.ledger.get(f"material:{sku}" for sku in skus if len(sku) < 240)
         return {key.removeprefix("material:"): value for key, value in found.items()}
 
     @hookimpl
     def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
+        new = existing_id is None or self._created_unseen(product.sku)
         idoc = self._keyed(
-            product,
-            lambda: convert.matmas(product, self.settings, update_info, existing_id is None),
+            product, lambda: convert.matmas(product, self.settings, update_info, new)
         )
-        self._write_idoc(idoc, "MATMAS05", product.sku, product.updated_at)
-        self._materials[product.sku] = product.sku
+        name = self._write_idoc(idoc, "MATMAS05", product.sku, product.updated_at)
+        form = "create" if new else "update"
+        self.ledger.put(
+            {f"material:{product.sku}": product.sku, f"matfile:{product.sku}": f"{form} {name}"}
+        )
         return product.sku
+
+    def _created_unseen(self, sku: str) -> bool:
+        """Whether the material's last file created it and SAP has not taken it yet (a run
+        that wrote it died before it was bound): it is written as a creation again, under
+        the same name when nothing changed, not as an update in a second file."""
+        last = self.ledger.get([f"matfile:{sku}"]).get(f"matfile:{sku}", "")
+        form, _, name = last.partition(" ")
+        if form != "create":
+            return False
+        return self.client.exists(posixpath.join(self.settings.inbound_dir, name))
 
     @hookimpl
     def find_debtor(self, customer: Customer, match_on: DebtorField) -> str | None:
