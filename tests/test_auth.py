@@ -42,6 +42,7 @@ from host.authorize import RedirectReceiver, authorize, authorize_at_sandbox
 from host.config import Config, load_config
 from host.errors import AuthError, ConfigError
 from host.http import HttpClient
+from host.ledger import Ledger
 from host.plugins import Connection, PluginInfo, discover
 from host.sandbox import Sandbox
 from host.sandbox_oauth import LIGHTSPEED, OAuth2Server
@@ -669,12 +670,13 @@ def test_one_holder_of_the_lock_at_a_time(store_url: str) -> None:
     assert order == ["first", "second"]
 
 
-def test_a_store_of_schema_3_gets_the_tokens_table(store_url: str) -> None:
+def test_a_store_of_schema_3_gets_the_tokens_and_ledger_tables(store_url: str) -> None:
     url = normalise_url(store_url)
     Store(url).close()
     engine = sa.create_engine(url)
     with engine.begin() as db:  # as schema 3 left it
         db.execute(sa.text("DROP TABLE oauth_tokens"))
+        db.execute(sa.text("DROP TABLE ledger"))
         db.execute(sa.text("UPDATE meta SET value = '3' WHERE name = 'schema'"))
     engine.dispose()
     host.store._READY.discard(url)
@@ -682,4 +684,8 @@ def test_a_store_of_schema_3_gets_the_tokens_table(store_url: str) -> None:
     assert vault.write(Tokens("access-1", "refresh-1")) == 1
     with Store(url) as store, store.engine.connect() as db:
         version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'")).scalar()
-    assert version == str(SCHEMA_VERSION) == "4"
+    assert version == str(SCHEMA_VERSION) == "5"
+    ledger = Ledger(url, "sap")
+    ledger.put({"docnum:1": "ORDERS_1.xml"})
+    assert ledger.get(["docnum:1"]) == {"docnum:1": "ORDERS_1.xml"}
+    ledger.close()

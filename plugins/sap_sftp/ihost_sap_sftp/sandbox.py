@@ -72,7 +72,8 @@ Seeding and dumps (test-only; the native shape is the IDoc JSON of idoc.idoc_to_
 HTTP (test-only; SAP has no HTTP side here): ``POST /_sandbox/seed/{kind}`` (the base
 class), ``POST /_sandbox/sap/process`` (runs `process_inbound`, answers its list),
 ``GET /_sandbox/files`` (``dump("files")``); any other path: 404 "not emulated by the ihost
-sandbox".
+sandbox". ``slow_renames`` (test-only, ``{"archive/": 0.2}``) makes renames into a folder
+wait, as a slow server would, so a test can kill a run between two of them.
 
 In Python, once started: `root` (the served directory), `sftp_port`, `key_file`,
 `host_key_line` (``[127.0.0.1]:<port> ssh-ed25519 <base64>``), `host_key_fingerprint`
@@ -97,6 +98,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -236,10 +238,24 @@ def _errors(method: Callable[..., Any]) -> Callable[..., Any]:
 class _SftpFolders(paramiko.SFTPServerInterface):
     """The sandbox's root served over SFTP; every path is taken relative to the root."""
 
-    def __init__(self, server: paramiko.ServerInterface, root: str, posix_rename: bool) -> None:
+    def __init__(
+        self,
+        server: paramiko.ServerInterface,
+        root: str,
+        posix_rename: bool,
+        slow_renames: dict[str, float],
+    ) -> None:
         super().__init__(server)
         self.root = os.path.realpath(root)
         self.posix_rename_enabled = posix_rename
+        self.slow_renames = slow_renames  # the sandbox's own dict: a test may change it
+
+    def _slow(self, newpath: str) -> None:
+        """A slow server (test-only): a rename into a folder of `slow_renames` waits."""
+        target = newpath.lstrip("/")
+        for folder, seconds in list(self.slow_renames.items()):
+            if target.startswith(folder):
+                time.sleep(seconds)
 
     def _local(self, path: str) -> str:
         """The local path of an SFTP path; _Escape when it (or a symlink on it) leaves the root."""
@@ -287,6 +303,7 @@ class _SftpFolders(paramiko.SFTPServerInterface):
     @_errors
     def rename(self, oldpath: str, newpath: str) -> int:
         source, target = self._local(oldpath), self._local(newpath)
+        self._slow(newpath)
         if os.path.lexists(target):  # SFTP v3 RENAME never overwrites
             return SFTP_FAILURE
         os.rename(source, target)
@@ -296,6 +313,7 @@ class _SftpFolders(paramiko.SFTPServerInterface):
     def posix_rename(self, oldpath: str, newpath: str) -> int:
         if not self.posix_rename_enabled:
             return SFTP_OP_UNSUPPORTED
+        self._slow(newpath)
         os.replace(self._local(oldpath), self._local(newpath))
         return SFTP_OK
 
@@ -435,6 +453,8 @@ class SapSftpSandbox(Sandbox):
     ) -> None:
         super().__init__(**kwargs)
         self.posix_rename = posix_rename
+        #: test-only: seconds a rename into a folder ("archive/") waits, as on a slow server
+        self.slow_renames: dict[str, float] = {}
         self.sap_poll = sap_poll
         self.s4 = s4
         codecs.lookup(csv_encoding)  # LookupError names an encoding Python lacks
@@ -589,7 +609,12 @@ class SapSftpSandbox(Sandbox):
             transport = paramiko.Transport(connection)
             transport.add_server_key(self.host_key)
             transport.set_subsystem_handler(
-                "sftp", paramiko.SFTPServer, _SftpFolders, str(self.root), self.posix_rename
+                "sftp",
+                paramiko.SFTPServer,
+                _SftpFolders,
+                str(self.root),
+                self.posix_rename,
+                self.slow_renames,
             )
             with self.lock:
                 self._transports = [t for t in self._transports if t.is_active()]

@@ -498,6 +498,7 @@ def test_sigkill_while_acknowledging_leaves_claimed_files_to_the_next_run(
     under way, rarely hit at random): the rest stay claimed, the next run reads them as a
     no-op (their DOCNUMs are in the ledger: nothing is read again) and archives them."""
     with read_trial(READ_TRIALS + 1, tmp_path / "trial", shop_erp, files=15, per_file=2) as setup:
+        setup.sap.slow_renames["archive/"] = 0.2  # the kill must beat the other 14 moves
         log = tmp_path / "run.log"
         killed = kill_when(setup.config, "orders", log, lambda: archived_any(setup.sap))
         assert killed, log.read_text()
