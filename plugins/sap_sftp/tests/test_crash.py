@@ -10,10 +10,11 @@ completes in/ holds exactly one file per article, which SAP's file port takes.
 
 READ_TRIALS + WRITE_TRIALS random kills: each trial has its own SAP sandbox and store (the
 Asperion sandbox is shared: each read trial has its own order numbers and customers); the
-kill falls at a delay drawn with a fixed seed uniformly over the part of a run that works on
-SAP's folders (from the first file touched to the exit), measured first on an unkilled run,
-which must itself come out right. The run that follows the kill runs in this process and
-must finish cleanly. Then kills aimed at moments a random one rarely hits: mid-acknowledge,
+kill falls at a moment drawn with a fixed seed: how far the run's work has come (a file
+claimed, so many orders booked, so many files archived; so many files begun in in/), and a
+few milliseconds more, so it lands whatever the machine's load; an unkilled run must come
+out right first. A drawn moment the run passes by finishing is drawn again. The run that
+follows the kill runs in this process and must finish cleanly. Then kills aimed at moments a random one rarely hits: mid-acknowledge,
 and right after a file is written for a product (update_info = false), a customer
 (DEBMAS07) or an order (ORDERS05, from a webshop).
 """
@@ -39,6 +40,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flow_data import customer, order
 from helpers import IHOST, authorize, run_flow, write_config
+from ihost_asperion import samples
 from ihost_asperion.sandbox import AsperionSandbox
 from ihost_sap_sftp.client import is_temp
 from ihost_sap_sftp.idoc import read_idocs
@@ -110,15 +112,8 @@ def secret_key() -> Iterator[None]:
 
 
 def article(code: str, name: str) -> dict[str, Any]:
-    return {
-        "articleCode": code,
-        "description": name,
-        "salesPrice": 10.33,
-        "vatCodeId": "H21",
-        "salesTypeId": 1,
-        "unit": "stuk",
-        "dateLastChange": UPDATED,
-    }
+    """An Asperion article sold at 10.33 excluding VAT, changed at UPDATED."""
+    return samples.article(code, 10.33, description=name, unit="stuk", dateLastChange=UPDATED)
 
 
 @pytest.fixture(scope="module")
@@ -275,65 +270,33 @@ def start(config: Path, flow: str, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def killed_after(
-    config: Path, flow: str, touched: Callable[[], bool], delay: float, log: Path
+def kill_when(
+    config: Path, flow: str, log: Path, ready: Callable[[], bool], after: float = 0.0
 ) -> bool:
-    """Run FLOW and SIGKILL it `delay` seconds after it first touched SAP's folders
-    (`touched()`), so that the moment falls in its work whatever its start-up took; False
-    when it ended by itself first."""
-    process = start(config, flow, log)
-    deadline = time.monotonic() + 60
-    while not touched():
-        if process.poll() is not None:
-            return False
-        assert time.monotonic() < deadline, "the run neither ended nor began its work in 60 s"
-        time.sleep(0.002)
-    try:
-        process.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        return True
-    return False
-
-
-def kill_when(config: Path, flow: str, log: Path, ready: Callable[[], bool]) -> bool:
-    """Run FLOW and SIGKILL it the moment `ready()` holds; False when it ended first."""
+    """Run FLOW and SIGKILL it `after` seconds once `ready()` holds; False when it ended by
+    itself first."""
     process = start(config, flow, log)
     deadline = time.monotonic() + 60
     while process.poll() is None:
         if ready():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
+            try:
+                process.wait(timeout=after)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+            return False
         assert time.monotonic() < deadline, "the run neither ended nor got there in 60 s"
+        time.sleep(0.001)
     return False
 
 
-def measured(
-    config: Path, flow: str, log: Path, touched: Callable[[], bool]
-) -> tuple[float, float]:
-    """(seconds until the run first touched SAP's folders, seconds until it exited) of one
-    unkilled run, which must end cleanly."""
-    began = time.monotonic()
-    process = start(config, flow, log)
-    first: float | None = None
-    while process.poll() is None:
-        if first is None and touched():
-            first = time.monotonic() - began
-        time.sleep(0.002)
-    total = time.monotonic() - began
-    assert process.returncode == 0, log.read_text()
-    assert first is not None, "the run ended before it touched SAP's folders"
-    return first, total
-
-
-def delays(rng: random.Random, window: tuple[float, float], count: int) -> Iterator[float]:
-    """Kill delays after the first touch, drawn uniformly over the work the unkilled run
-    did (its first touch to its exit): `count` of them, then as many more as asked for."""
-    first, total = window
+def moments(rng: random.Random, steps: int) -> Iterator[tuple[int, float]]:
+    """Random moments in a run's work, drawn with a fixed seed: (how far the work has come,
+    0 to `steps` - 1, and a few milliseconds more, to fall between two remote calls too).
+    Measured by progress, not by the clock, so a moment lands whatever the machine's load."""
     while True:
-        yield rng.random() * (total - first)
+        yield rng.randrange(steps), rng.random() * 0.02
 
 
 # --- what must hold after every kill ----------------------------------------------------------
@@ -438,6 +401,29 @@ def archived_any(sap: SapSftpSandbox) -> bool:
     return any(p.is_file() for p in (sap.root / "archive").rglob("*"))
 
 
+def touched_in(sap: SapSftpSandbox, files: int) -> bool:
+    """Whether the run has begun its `files`+1-th file in in/ (a temp name counts)."""
+    return len(list((sap.root / "in").iterdir())) > files
+
+
+def progress(trial: ReadTrial, erp: AsperionSandbox, step: int) -> Callable[[], bool]:
+    """When a read run has come `step` steps far: a file claimed (step 0), that many of the
+    trial's orders in Asperion, or, past the orders, that many files archived (the
+    acknowledgement)."""
+    wanted = set(trial.numbers)
+
+    def ready() -> bool:
+        if step == 0:
+            return claimed_any(trial.sap)
+        if step < trial.orders:
+            booked = erp.dump("salesorders")
+            return sum(s["orderNumber"] in wanted for s in booked) >= step
+        archive = trial.sap.root / "archive"
+        return sum(p.is_file() for p in archive.rglob("*")) >= step - trial.orders + 1
+
+    return ready
+
+
 def wrote_any(sap: SapSftpSandbox, count: int = 1) -> bool:
     return sum(not is_temp(p.name) for p in (sap.root / "in").iterdir()) >= count
 
@@ -452,24 +438,19 @@ def test_sigkill_while_reading_loses_no_order_and_books_none_twice(
     the run that completes, every file is in exactly one place, intact, and no order or
     debtor is in Asperion twice; at the end every order is there once, every file archived."""
     with read_trial(0, tmp_path / "reference", shop_erp) as reference:
-        window = measured(
-            reference.config,
-            "orders",
-            tmp_path / "reference.log",
-            lambda: claimed_any(reference.sap),
-        )
+        result, _ = run_flow(reference.config, "orders", process=True)  # unkilled, it is right
+        assert result.code == 0, result.output
         check_read(reference, shop_erp, done=True)
     left: list[tuple[int, Counter[str]]] = []  # orders written and files' places, each kill
-    draws = delays(random.Random(SEED), window, READ_TRIALS)
-    for trial, delay in enumerate(draws, start=1):
+    draws = moments(random.Random(SEED), FILES * PER_FILE + FILES)
+    for trial, (step, more) in enumerate(draws, start=1):
         if len(left) == READ_TRIALS or trial > 2 * READ_TRIALS:
             break
         with read_trial(trial, tmp_path / f"trial-{trial}", shop_erp) as setup:
             log = tmp_path / f"trial-{trial}.log"
-            killed = killed_after(
-                setup.config, "orders", partial(claimed_any, setup.sap), delay, log
-            )
-            where = f"trial {trial}, killed after {delay:.2f} s of {window}"
+            ready = progress(setup, shop_erp, step)
+            killed = kill_when(setup.config, "orders", log, ready, after=more)
+            where = f"trial {trial}, killed at step {step} + {more * 1000:.0f} ms"
             try:
                 written, stages = check_read(setup, shop_erp, done=not killed)
             except AssertionError as exc:
@@ -517,24 +498,19 @@ def test_sigkill_while_writing_leaves_one_whole_file_per_product(
     moments: after each kill every visible file in in/ is whole and no material is in two;
     after the run that completes in/ holds exactly one file per article, SAP takes all."""
     with write_trial(tmp_path / "reference", catalog) as reference:
-        window = measured(
-            reference.config,
-            "products",
-            tmp_path / "reference.log",
-            lambda: wrote_any(reference.sap),
-        )
+        result, _ = run_flow(reference.config, "products", process=True)  # unkilled, it is right
+        assert result.code == 0, result.output
         check_written(reference)
     left: list[int] = []
-    draws = delays(random.Random(SEED + 1), window, WRITE_TRIALS)
-    for trial, delay in enumerate(draws, start=1):
+    draws = moments(random.Random(SEED + 1), ARTICLES)
+    for trial, (step, more) in enumerate(draws, start=1):
         if len(left) == WRITE_TRIALS or trial > 2 * WRITE_TRIALS:
             break
         with write_trial(tmp_path / f"trial-{trial}", catalog) as setup:
             log = tmp_path / f"trial-{trial}.log"
-            killed = killed_after(
-                setup.config, "products", partial(wrote_any, setup.sap), delay, log
-            )
-            where = f"trial {trial}, killed after {delay:.2f} s of {window}"
+            ready = partial(touched_in, setup.sap, step)
+            killed = kill_when(setup.config, "products", log, ready, after=more)
+            where = f"trial {trial}, killed at file {step} + {more * 1000:.0f} ms"
             try:
                 if killed:
                     left.append(len(visible(setup.sap)))

@@ -38,6 +38,7 @@ from helpers import (
     secret_forms,
     write_config,
 )
+from ihost_asperion import samples
 from ihost_asperion.sandbox import AsperionSandbox
 from ihost_sap_sftp.idoc import read_idocs
 from ihost_sap_sftp.sandbox import SapSftpSandbox, fingerprint, new_ed25519_key
@@ -90,15 +91,8 @@ def sap() -> Iterator[SapSftpSandbox]:
 
 
 def article(code: str, name: str) -> dict[str, Any]:
-    return {
-        "articleCode": code,
-        "description": name,
-        "salesPrice": 10.33,
-        "vatCodeId": "H21",
-        "salesTypeId": 1,
-        "unit": "stuk",
-        "dateLastChange": UPDATED,
-    }
+    """An Asperion article sold at 10.33 excluding VAT, changed at UPDATED."""
+    return samples.article(code, 10.33, description=name, unit="stuk", dateLastChange=UPDATED)
 
 
 class Changed:
