@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import paramiko
 
-from host.errors import AuthError, ConfigError, RemoteUnavailable, TransientError
+from host.errors import AuthError, ConfigError, RemoteUnavailable
 
 log = logging.getLogger(__name__)
 # paramiko's transport thread logs what it raises with a traceback; the client turns every
@@ -130,7 +130,6 @@ class SftpClient:
         return f"{self.username}@{self.host}:{self.port}"
 
     def _key(self) -> paramiko.PKey:
-        problems = []
         for kind in _KEY_TYPES:
             try:
                 return kind.from_private_key_file(str(self.key_file), self.key_passphrase)
@@ -142,8 +141,8 @@ class SftpClient:
                 raise ConfigError(
                     f"{self.name}: key_file {self.key_file} is encrypted: set key_passphrase"
                 ) from None
-            except (paramiko.SSHException, ValueError) as exc:
-                problems.append(f"{kind.__name__}: {exc}")
+            except (paramiko.SSHException, ValueError):
+                continue  # another kind of key, or the wrong passphrase
         raise ConfigError(
             f"{self.name}: key_file {self.key_file} is not an Ed25519, ECDSA or RSA private key "
             "paramiko can read (or key_passphrase is wrong)"
@@ -316,7 +315,6 @@ def _words(exc: BaseException) -> str:
 
 __all__ = [
     "SftpClient",
-    "TransientError",
     "fingerprint",
     "is_temp",
     "pinned_key",

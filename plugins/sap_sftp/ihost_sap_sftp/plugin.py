@@ -29,10 +29,10 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from host import hookimpl
+from host import Connector, hookimpl
 from host.auth import ConnectorContext
 from host.capabilities import Capabilities
-from host.errors import ConfigError, RecordInvalid, RemoteRejected
+from host.errors import RecordInvalid, RemoteRejected
 from host.models import Customer, Order, Product, Record, StockLevel
 from host.vocabulary import DebtorField, Entity, OrderType
 from ihost_sap_sftp import convert
@@ -576,9 +576,5 @@ class SapSftpPlugin:
         self.client.write_atomic(options.inbound_dir, name, lambda out: out.write(data))
 
 
-def _problem(exc: Exception) -> str:
-    return str(exc)
-
-
-_checked: type = SapSftpPlugin
-__all__ = ["ConfigError", "SapSftpPlugin", "SapSftpSettings"]
+_checked: type[Connector] = SapSftpPlugin
+__all__ = ["SapSftpPlugin", "SapSftpSettings"]

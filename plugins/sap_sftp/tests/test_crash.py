@@ -14,9 +14,9 @@ kill falls at a moment drawn with a fixed seed: how far the run's work has come 
 claimed, so many orders booked, so many files archived; so many files begun in in/), and a
 few milliseconds more, so it lands whatever the machine's load; an unkilled run must come
 out right first. A drawn moment the run passes by finishing is drawn again. The run that
-follows the kill runs in this process and must finish cleanly. Then kills aimed at moments a random one rarely hits: mid-acknowledge,
-and right after a file is written for a product (update_info = false), a customer
-(DEBMAS07) or an order (ORDERS05, from a webshop).
+follows the kill runs in this process and must finish cleanly. Then kills aimed at moments
+a random one rarely hits: mid-acknowledge, and right after a file is written for a product
+(update_info = false), a customer (DEBMAS07) or an order (ORDERS05, from a webshop).
 """
 
 from __future__ import annotations
