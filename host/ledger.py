@@ -12,11 +12,13 @@ store (the contract kit, tests) the ledger lives in memory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from host.store.schema import ledger as ledger_table
 
@@ -78,33 +80,32 @@ class Ledger:
             return
         now = datetime.now(timezone.utc)
         store = self._opened()
+        rows = [
+            {"connection": self.connection, "key": k, "value": v, "updated_at": now}
+            for k, v in checked.items()
+        ]
         with store.transaction() as db:
-            keys = list(checked)
-            for start in range(0, len(keys), 500):
-                db.execute(
-                    ledger_table.delete().where(
-                        ledger_table.c.connection == self.connection,
-                        ledger_table.c.key.in_(keys[start : start + 500]),
-                    )
-                )
-                db.execute(
-                    ledger_table.insert(),
-                    [
-                        {
-                            "connection": self.connection,
-                            "key": k,
-                            "value": checked[k],
-                            "updated_at": now,
-                        }
-                        for k in keys[start : start + 500]
-                    ],
-                )
+            insert = _upsert(db.dialect.name)
+            for start in range(0, len(rows), 500):
+                db.execute(insert, rows[start : start + 500])
 
     def close(self) -> None:
         """Close the store, if it was opened; safe to call twice."""
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE for the store's dialect (SQLite and PostgreSQL both
+    have it): one statement writes a key or replaces what it held."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    insert = module.insert(ledger_table)
+    return insert.on_conflict_do_update(
+        index_elements=[ledger_table.c.connection, ledger_table.c.key],
+        set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+    )
 
 
 def _checked(key: str) -> str:
