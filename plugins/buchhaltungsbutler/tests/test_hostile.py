@@ -491,7 +491,9 @@ def test_a_batch_refused_or_unanswered_makes_no_debtor_twice(
     # the second batch: the first went through
     hit = books.inject("POST", "/api/v1/settings/add-batch/debtors", fault, body_contains="c050")
     result, report = run_flow(config, "customers")
-    assert hit.hits == 1
+    # seen once under a full parallel suite: no batch held c050 (kept to tell why next time)
+    calls = [(c.path.rsplit("/", 2)[-2:], c.status) for c in books.calls]
+    assert hit.hits == 1, f"{report['counts']} {calls} {result.output[-1500:]}"
     assert "Traceback" not in result.output
     assert result.code == 0, result.output
     assert report["counts"]["created"] == 60, report["counts"]
