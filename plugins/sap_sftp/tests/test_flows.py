@@ -43,11 +43,19 @@ TO_SAP = "".join(
 
 
 def setup(
-    tmp_path: Path, erp: AsperionSandbox, sap: SapSftpSandbox, flows: str, **more: Any
+    tmp_path: Path,
+    erp: AsperionSandbox,
+    sap: SapSftpSandbox,
+    flows: str,
+    erp_settings: dict[str, Any] | None = None,
+    **more: Any,
 ) -> Path:
-    path = write_config(
-        tmp_path, {"erp": ("asperion", erp, ERP_SETTINGS), "sap": ("sap_sftp", sap, more)}, flows
-    )
+    """The config with Asperion (`erp_settings` beyond the demo's) and SAP (`more`)."""
+    connections = {
+        "erp": ("asperion", erp, {**ERP_SETTINGS, **(erp_settings or {})}),
+        "sap": ("sap_sftp", sap, more),
+    }
+    path = write_config(tmp_path, connections, flows)
     authorize(path, "erp")
     return path
 
@@ -265,3 +273,25 @@ def test_orders_read_from_a_csv_export(
     assert actions(report)["0000013001"][0] == "created"
     (sales_order,) = asperion.dump("salesorders")
     assert len(sales_order["lines"]["_data"]) == 2
+
+
+def test_a_run_the_target_stops_archives_nothing_and_the_next_run_reads_it_all(
+    tmp_path: Path, asperion: AsperionSandbox, sap: SapSftpSandbox
+) -> None:
+    """Asperion hangs: the run stops with exit 3 and no acknowledgement, so SAP's file stays
+    claimed, not archived; the next run reads it again, books both orders and archives it."""
+    sap.seed("orders", sap_orders())
+    more = "retry_backoff = 0\nunavailable_after = 1"
+    config = setup(tmp_path, asperion, sap, ORDERS.format(more=more), {"timeout": 0.5})
+    stall = asperion.inject("GET", "/v1/", "stall", times=1000, seconds=2)
+    result, _ = run_flow(config, "orders")
+    assert result.code == 3, result.output
+    assert stall.hits and asperion.dump("salesorders") == []
+    assert [n for n in files(sap, "out") if n.endswith(".processing")] and files(
+        sap, "archive"
+    ) == []
+    stall.times = 0
+    result, report = run_flow(config, "orders")
+    assert result.code == 0, result.output
+    assert report["counts"]["created"] == 2 and len(asperion.dump("salesorders")) == 2
+    assert files(sap, "out") == [] and len(files(sap, "archive")) == 1
