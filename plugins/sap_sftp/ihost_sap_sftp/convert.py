@@ -538,7 +538,6 @@ def orders05(order_: Order, customer_number: str | None, options: Options) -> Id
     idoc.add("E1EDKA1", _partner("AG", customer_number, order_.billing_address))
     idoc.add("E1EDKA1", _partner("WE", customer_number, order_.shipping_address))
     idoc.add("E1EDK02", {"QUALF": "001", "BELNR": order_.number, "DATUM": day})
-    divisor = Decimal(1)
     for i, line in enumerate(order_.lines, start=1):
         if line.sku is None:
             raise RecordInvalid(
@@ -548,8 +547,7 @@ def orders05(order_: Order, customer_number: str | None, options: Options) -> Id
             )
         price = line.unit_price
         if order_.prices_include_tax and line.tax_rate:
-            divisor = 1 + line.tax_rate / 100
-            price = line.unit_price / divisor
+            price = line.unit_price / (1 + line.tax_rate / 100)
         item = idoc.add(
             "E1EDP01",
             {

@@ -275,29 +275,34 @@ class SapSftpPlugin:
                 continue
             yield _File(name, claimed)
 
+    def _files(self, pattern: str) -> Iterator[tuple[_File, io.BufferedReader]]:
+        """Each file claimed for `pattern`, open for reading while the caller reads it, and
+        kept for acknowledge_read with its SHA-256 (and `file.error`, when the caller found
+        it is not what it should be)."""
+        for file in self._claim(pattern):
+            self._read.append(file)
+            with self.client.open_read(file.claimed) as raw:
+                hashing = _Hashing(raw)
+                yield file, io.BufferedReader(hashing, 64 * 1024)
+                file.digest = hashing.sha.hexdigest()
+
     def _idocs(
         self, kind: str, mestyp: str, build: Callable[[Idoc], Record | RecordInvalid]
     ) -> Iterator[Record | RecordInvalid]:
         """The records of every IDoc of message type `mestyp` in the files for `kind`."""
-        for file in self._claim(self.settings.patterns.get(kind, f"{mestyp}_*")):
-            self._read.append(file)
-            with self.client.open_read(file.claimed) as raw:
-                stream = _Hashing(raw)
-                batch: list[Idoc] = []
-                try:
-                    for idoc in read_idocs(io.BufferedReader(stream, 64 * 1024)):
-                        batch.append(idoc)
-                        if len(batch) == LOOKUP_BATCH:
-                            yield from self._unread(file, batch, mestyp, build)
-                            batch = []
-                except IdocError as exc:
-                    file.error = str(exc)
-                yield from self._unread(file, batch, mestyp, build)
-                if file.error is not None:
-                    yield RecordInvalid(
-                        f"file {file.name}: {file.error}", key=file.name, field="file"
-                    )
-                file.digest = stream.sha.hexdigest()
+        for file, stream in self._files(self.settings.patterns.get(kind, f"{mestyp}_*")):
+            batch: list[Idoc] = []
+            try:
+                for idoc in read_idocs(stream):
+                    batch.append(idoc)
+                    if len(batch) == LOOKUP_BATCH:
+                        yield from self._unread(file, batch, mestyp, build)
+                        batch = []
+            except IdocError as exc:
+                file.error = str(exc)
+            yield from self._unread(file, batch, mestyp, build)
+            if file.error is not None:
+                yield RecordInvalid(f"file {file.name}: {file.error}", key=file.name, field="file")
 
     def _unread(
         self,
@@ -331,28 +336,20 @@ class SapSftpPlugin:
     def _csv_orders(self) -> Iterator[Record | RecordInvalid]:
         columns = self.settings.csv_columns.get("orders", DEFAULT_COLUMNS["orders"])
         number = next((c for c, f in columns.items() if f == "number"), "BELNR")
-        for file in self._claim(self.settings.patterns.get("orders", "ORDERS_*")):
-            self._read.append(file)
-            with self.client.open_read(file.claimed) as raw:
-                stream = _Hashing(raw)
-                text = io.TextIOWrapper(
-                    io.BufferedReader(stream), encoding=self.settings.csv_encoding, newline=""
-                )
-                rows: list[dict[str, str]] = []
-                try:
-                    for row in csv.DictReader(text, delimiter=self.settings.csv_delimiter):
-                        if rows and row.get(number) != rows[0].get(number):
-                            yield from self._csv_order(file, rows, columns)
-                            rows = []
-                        rows.append(row)
-                    if rows:
+        for file, stream in self._files(self.settings.patterns.get("orders", "ORDERS_*")):
+            text = io.TextIOWrapper(stream, encoding=self.settings.csv_encoding, newline="")
+            rows: list[dict[str, str]] = []
+            try:
+                for row in csv.DictReader(text, delimiter=self.settings.csv_delimiter):
+                    if rows and row.get(number) != rows[0].get(number):
                         yield from self._csv_order(file, rows, columns)
-                except (csv.Error, UnicodeDecodeError) as exc:
-                    file.error = f"not CSV in {self.settings.csv_encoding}: {exc}"
-                    yield RecordInvalid(
-                        f"file {file.name}: {file.error}", key=file.name, field="file"
-                    )
-                file.digest = stream.sha.hexdigest()
+                        rows = []
+                    rows.append(row)
+                if rows:
+                    yield from self._csv_order(file, rows, columns)
+            except (csv.Error, UnicodeDecodeError) as exc:
+                file.error = f"not CSV in {self.settings.csv_encoding}: {exc}"
+                yield RecordInvalid(f"file {file.name}: {file.error}", key=file.name, field="file")
 
     def _csv_order(
         self, file: _File, rows: list[dict[str, str]], columns: dict[str, str]
@@ -405,12 +402,12 @@ class SapSftpPlugin:
             folder = posixpath.join(self.settings.archive_dir, day)
         else:
             folder = self.settings.error_dir
-            reason = f"{file.name}: {file.error}\n".encode()
-            self.client.makedirs(folder)
-            self.client.write_atomic(folder, f"{file.name}.err.txt", lambda out: out.write(reason))
         if folder not in self._folders:
             self.client.makedirs(folder)
             self._folders.add(folder)
+        if file.error is not None:
+            reason = f"{file.name}: {file.error}\n".encode()
+            self.client.write_atomic(folder, f"{file.name}.err.txt", lambda out: out.write(reason))
         target = base = posixpath.join(folder, file.name)
         count = 0
         while self.client.exists(target):  # SAP used the name again: keep every copy
