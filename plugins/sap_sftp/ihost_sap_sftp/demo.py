@@ -16,6 +16,8 @@ from typing import Any
 from host.demo import ARTICLES, RESERVED, STOCK, DemoFlow, DemoPair, Sandboxes
 
 UPDATED = "2026-11-20T10:30:00"  # Amsterdam local time, as Asperion writes it
+#: the Asperion connection's settings beyond its sandbox's own
+ERP_SETTINGS = {"business_booking_group": "BI", "payment_condition_id": 1}
 
 
 def _partner(role: str, **fields: Any) -> dict[str, Any]:
@@ -173,6 +175,6 @@ PAIR = DemoPair(
         ),
     ),
     seed=seed,
-    settings={"erp": {"business_booking_group": "BI", "payment_condition_id": 1}},
+    settings={"erp": ERP_SETTINGS},
     epilogue=epilogue,
 )

@@ -43,6 +43,7 @@ from helpers import IHOST, authorize, run_flow, write_config
 from ihost_asperion import samples
 from ihost_asperion.sandbox import AsperionSandbox
 from ihost_sap_sftp.client import is_temp
+from ihost_sap_sftp.demo import ERP_SETTINGS, UPDATED
 from ihost_sap_sftp.idoc import read_idocs
 from ihost_sap_sftp.sandbox import SapSftpSandbox
 from ihost_testconnectors.sandbox import RecordSandbox
@@ -58,9 +59,7 @@ ARTICLES = 150  # articles written to SAP a write trial
 DEBTORS = 60  # debtors written to SAP by the customers kill
 SHOP_ORDERS, SHOP_CUSTOMERS = 60, 10  # a webshop's orders written to SAP
 CLAIMED = ".processing"
-ERP_SETTINGS = {"business_booking_group": "BI", "payment_condition_id": 1}
 ORDER_SKUS = ("MUG-01", "TEA-GRN", "SHIRT-M")
-UPDATED = "2026-11-20T10:30:00"
 ORDERS_FLOW = """
 [flows.orders]
 kind = "orders"

@@ -13,7 +13,7 @@ import pytest
 from flow_data import order
 from helpers import actions, authorize, run_flow, write_config
 from ihost_asperion.sandbox import AsperionSandbox
-from ihost_sap_sftp.demo import sap_orders
+from ihost_sap_sftp.demo import ERP_SETTINGS, sap_orders
 from ihost_sap_sftp.idoc import read_idocs
 from ihost_sap_sftp.sandbox import SapSftpSandbox
 from ihost_testconnectors.sandbox import RecordSandbox
@@ -24,7 +24,6 @@ from host.plugins import discover
 
 pytestmark = pytest.mark.usefixtures("secret_key")
 
-ERP_SETTINGS = {"business_booking_group": "BI", "payment_condition_id": 1}
 ORDERS = """
 [flows.orders]
 kind = "orders"

@@ -40,14 +40,13 @@ from helpers import (
 )
 from ihost_asperion import samples
 from ihost_asperion.sandbox import AsperionSandbox
+from ihost_sap_sftp.demo import ERP_SETTINGS, UPDATED
 from ihost_sap_sftp.idoc import read_idocs
 from ihost_sap_sftp.sandbox import SapSftpSandbox, fingerprint, new_ed25519_key
 
 from host.demo import ARTICLES
 from host.tokens import KEY_VARIABLE
 
-ERP_SETTINGS = {"business_booking_group": "BI", "payment_condition_id": 1}
-UPDATED = "2026-11-20T10:30:00"
 IDOC = b'<IDOC BEGIN="1">'
 ORDERS_FLOW = """
 [flows.orders]
@@ -61,6 +60,7 @@ unavailable_after = 1
 [flows.orders.mapping]
 payment_terms = { "0001" = "1", "0002" = "2" }
 """
+pytestmark = pytest.mark.usefixtures("secret_key")  # the Asperion tokens are sealed with it
 PRODUCTS_FLOW = """
 [flows.products]
 kind = "products"
@@ -69,24 +69,11 @@ target = "sap"
 """
 
 
-@pytest.fixture(autouse=True)
-def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """IHOST_SECRET_KEY (the Asperion tokens `ihost auth` keeps are sealed with it)."""
-    monkeypatch.setenv(KEY_VARIABLE, Fernet.generate_key().decode())
-
-
 @pytest.fixture
 def erp() -> Iterator[AsperionSandbox]:
     """An Asperion administration with the demo's articles."""
     with AsperionSandbox() as running:
         running.seed("articles", [article(code, name) for code, name, _ in ARTICLES])
-        yield running
-
-
-@pytest.fixture
-def sap() -> Iterator[SapSftpSandbox]:
-    """SAP with an empty outbound folder; its file port does not poll."""
-    with SapSftpSandbox(sap_poll=None) as running:
         yield running
 
 
