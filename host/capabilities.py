@@ -23,6 +23,7 @@ WRITE_HOOKS: dict[str, tuple[str, ...]] = {
     "customers": ("find_debtor", "upsert_debtor"),
     "shipments": ("create_shipment",),
     "refunds": ("create_refund",),
+    "feedback": ("write_feedback",),
 }
 
 

@@ -35,6 +35,7 @@ import pluggy
 from host.auth import OAuth2AuthorizationCode
 from host.models import (
     Customer,
+    Feedback,
     Order,
     Product,
     Record,
@@ -141,6 +142,19 @@ def fetch_shipments(since: datetime | None) -> Iterable[Shipment]:
 @hookspec(firstresult=True)
 def fetch_refunds(since: datetime | None) -> Iterable[Refund]:
     """Stream refunds made at or after `since`, each naming its order. Must be a generator."""
+
+
+@hookspec(firstresult=True)
+def fetch_feedback(since: datetime | None) -> Iterable[Feedback]:
+    """Stream the feedback on orders that changed at or after `since` (all when None).
+
+    One Feedback per order the customer was invited for, with the invitation's status
+    and, once answered, the score and grade; `updated_at` is the last moment its status
+    changed. Read back far enough that an invitation sent before `since` and answered
+    after it is found (a service that files feedback under the order's date: the months
+    before). Yield it again each time it moves on (sent, reminded, completed): the flow
+    writes what changed. Must be a generator.
+    """
 
 
 @hookspec(firstresult=True)
@@ -304,6 +318,20 @@ def create_refund(refund: Refund, order_id: str | None) -> str:
 
     `order_id` None: look the order up by `refund.order_number`, as for shipments.
     Safe to repeat: a second call for the same refund key returns the existing one.
+    """
+
+
+@hookspec(firstresult=True)
+def write_feedback(feedback: Feedback, order_id: str | None) -> str:
+    """Keep the feedback with target order `order_id`; return the id of what keeps it.
+
+    The runner finds `order_id` through the bindings of an orders flow between the two
+    connections (either way); None when none is known: look the order up by
+    `feedback.order_number`, or keep the feedback with the customer named by
+    `feedback.customer_key`, as the connector's README says (raise RecordInvalid naming
+    the field when neither can be found). The same feedback comes again as it moves on
+    (sent, then completed with a score): replace what was kept for `feedback.key`, never
+    add a second copy.
     """
 
 

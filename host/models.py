@@ -278,6 +278,34 @@ class Refund(Record):
     reason: str | None = None
 
 
+FeedbackStatus = Literal["entered", "sent", "reminded", "started", "completed", "expired"]
+"""Where a feedback invitation is: entered (not sent yet), sent, reminded, started (the
+customer began answering), completed (answered: it has a score) or expired (never answered)."""
+
+
+class Feedback(Record):
+    """A customer's feedback on one order (a feedback service's transaction): the
+    invitation's status and, once the customer answered, the score.
+
+    `key` is the feedback's id in its source; `order_key` the order's id in that source
+    (a feedback service's transaction is its order) and `order_number` the order number the
+    transaction was entered with, so that the flow finds the order in the target."""
+
+    order_key: str | None = None
+    order_number: str | None = None
+    unit: str | None = Field(None, description="the branch, shop or location it is for")
+    customer_key: str | None = Field(None, description="the customer's key it was entered with")
+    status: FeedbackStatus
+    score: Annotated[Decimal, BeforeValidator(_refuse_float), Field(ge=0, le=100)] | None = Field(
+        None, description="the overall score, 0 to 100 (Feeddex's F100)"
+    )
+    grade: Annotated[Decimal, BeforeValidator(_refuse_float), Field(ge=0, le=10)] | None = Field(
+        None, description="the score as a grade, 0 to 10"
+    )
+    sent_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
+
+
 class WebhookEvent(_Model):
     """What a webhook announced: which records of which entity changed."""
 
@@ -295,6 +323,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "customers": Customer,
     "shipments": Shipment,
     "refunds": Refund,
+    "feedback": Feedback,
 }
 
 

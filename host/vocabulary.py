@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-Entity = Literal["orders", "products", "stock", "customers", "shipments", "refunds"]
+Entity = Literal["orders", "products", "stock", "customers", "shipments", "refunds", "feedback"]
 """A kind of record, and the flow that carries it (`[flows.NAME] kind`)."""
 
 OrderType = Literal["sales_order", "invoice", "direct_invoice", "quote", "financial_entry"]
@@ -32,6 +32,7 @@ ENTITY_MEANING: dict[Entity, str] = {
     "customers": "customers; in an accounting system they are kept as debtors",
     "shipments": "shipments of an order, with carrier and tracking",
     "refunds": "refunds (credit notes) of an order",
+    "feedback": "a customer's feedback on an order: invitation status and score",
 }
 
 ORDER_TYPE_MEANING: dict[OrderType, str] = {

@@ -111,7 +111,7 @@ def test_each_problem_is_one_line_naming_file_table_and_key(tmp_path: Path) -> N
         (
             ('kind = "stock"', 'kind = "stok"'),
             "ihost.toml: [flows.erp-stock] kind: must be one of orders, products, stock, "
-            "customers, shipments, refunds",
+            "customers, shipments, refunds, feedback",
         ),
         (
             ('order_type = "invoice"', 'order_type = "quote"'),

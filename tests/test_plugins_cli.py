@@ -57,7 +57,13 @@ def test_plugins_json_lists_capabilities_and_hooks() -> None:
     assert shop["distribution"] == "ihost-testconnectors"
     assert shop["version"] == "0.1.0"
     assert shop["error"] is None and shop["problems"] == []
-    assert shop["capabilities"]["reads"] == ["customers", "orders", "products", "refunds"]
+    assert shop["capabilities"]["reads"] == [
+        "customers",
+        "feedback",
+        "orders",
+        "products",
+        "refunds",
+    ]
     assert shop["capabilities"]["variants"] is True
     assert shop["capabilities"]["stock_batch"] == 250
     assert "parse_webhook" in shop["hooks"] and "fetch_orders" in shop["hooks"]

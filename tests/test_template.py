@@ -211,7 +211,7 @@ def test_generated_connector_appears_and_passes_its_tests(
     assert failed == {}
     for entity in filter(None, reads.split(",")):  # each fetch read the record seeded
         assert cases[f"TestContract::test_fetch_streams[{entity}]"] == "passed"
-    for entity in {"shipments", "refunds"} & set(writes.split(",")):
+    for entity in {"shipments", "refunds", "feedback"} & set(writes.split(",")):
         case = f"TestContract::test_order_found_by_number_without_order_id[{entity}]"
         assert cases[case] == "passed"
     for field in ("email", "phone", "vat_number") if "customers" in writes else ():
@@ -311,7 +311,7 @@ def test_unknown_entity_is_refused(tmp_path: Path) -> None:
     assert result.code == 2
     assert result.err.strip() == (
         "--set reads: unknown entities invoices; use orders, products, stock, customers, "
-        "shipments, refunds"
+        "shipments, refunds, feedback"
     )
     assert list(tmp_path.iterdir()) == []
 

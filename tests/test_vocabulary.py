@@ -19,7 +19,7 @@ def test_hooks_are_the_functions_the_spec_module_marks() -> None:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     assert set(HOOKS) == set(vars(manager.hook)) and len(HOOKS) == len(set(HOOKS))
-    assert HOOKS[0] == "check_connection" and HOOKS[-1] == "create_refund"  # source order
+    assert HOOKS[0] == "check_connection" and HOOKS[-1] == "write_feedback"  # source order
 
 
 def test_capability_hooks_and_record_types_cover_every_entity_with_real_hooks() -> None:

@@ -1,4 +1,4 @@
-"""The six flow kinds (DESIGN §4): pure logic over hook calls.
+"""The seven flow kinds (DESIGN §4): pure logic over hook calls.
 
 A flow reads records from its source connection, selects, adapts them to the target's
 capabilities and writes them through the target's hooks. The runner (host/runner.py)
@@ -238,6 +238,7 @@ class Step(ABC):
 def flow_classes() -> dict[str, type[Flow]]:
     """The flow class of each kind."""
     from host.flows.customers import CustomersFlow
+    from host.flows.feedback import FeedbackFlow
     from host.flows.orders import OrdersFlow
     from host.flows.products import ProductsFlow
     from host.flows.refunds import RefundsFlow
@@ -246,5 +247,13 @@ def flow_classes() -> dict[str, type[Flow]]:
 
     return {
         cls.kind: cls
-        for cls in (OrdersFlow, ProductsFlow, StockFlow, CustomersFlow, ShipmentsFlow, RefundsFlow)
+        for cls in (
+            OrdersFlow,
+            ProductsFlow,
+            StockFlow,
+            CustomersFlow,
+            ShipmentsFlow,
+            RefundsFlow,
+            FeedbackFlow,
+        )
     }

@@ -13,8 +13,9 @@ The kit checks that declared reads/writes match the implemented hooks, that
 check_connection works and bad credentials raise AuthError, that fetch hooks
 stream, that every declared write round-trips (write, then find or fetch it
 back), orders once for every declared order type, that creating an order (of
-each type), shipment or refund twice creates one, that a shipment or refund
-without the target's order id finds its order by number, and that a debtor is
+each type), shipment or refund twice creates one and writing feedback twice keeps one,
+that a shipment, refund or feedback without the target's order id finds its order by
+number, and that a debtor is
 found by every field the connector declares in `debtor_match`.
 
 Override the `samples`, `prepare`, `existing_order_id`, `stock_of` and
@@ -125,8 +126,8 @@ class ContractTests:
     # --- override points ------------------------------------------------------------------
 
     def samples(self) -> dict[str, Record]:
-        """One record per entity for the write tests. The shipment's and refund's
-        `order_number` is the number of the order `existing_order_id` returns."""
+        """One record per entity for the write tests. The shipment's, refund's and
+        feedback's `order_number` is the number of the order `existing_order_id` returns."""
         return {
             "orders": samples.order(),
             "products": samples.product(),
@@ -134,6 +135,7 @@ class ContractTests:
             "customers": samples.customer(),
             "shipments": samples.shipment(),
             "refunds": samples.refund(),
+            "feedback": samples.feedback(),
         }
 
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
@@ -159,8 +161,8 @@ class ContractTests:
         return existing or connection.hook.upsert_debtor(customer=customer, existing_id=None)
 
     def existing_order_id(self, sandbox: Sandbox, connection: Connection) -> str:
-        """A target order to attach shipments and refunds to, numbered as the samples'
-        shipment and refund say (`order_number`)."""
+        """A target order to attach shipments, refunds and feedback to, numbered as the
+        samples' shipment, refund and feedback say (`order_number`)."""
         if "orders" not in connection.capabilities.writes:
             pytest.fail(
                 f"{type(self).__name__}: the plugin does not write orders; override "
@@ -189,7 +191,7 @@ class ContractTests:
         return None
 
     def exists(self, sandbox: Sandbox, connection: Connection, entity: str, target_id: str) -> bool:
-        """Whether a shipment or refund with `target_id` exists in the remote."""
+        """Whether a shipment, refund or feedback with `target_id` exists in the remote."""
         if entity not in connection.capabilities.reads:
             pytest.fail(
                 f"{type(self).__name__}: the plugin does not read {entity}; override exists() "
@@ -321,7 +323,7 @@ class ContractTests:
             target_id = _create_for_order(connection, entity, sample, order_id)
             assert target_id and self.exists(sandbox, connection, entity, target_id)
 
-    @_kit_cases(_writes("orders", "shipments", "refunds"))
+    @_kit_cases(_writes("orders", "shipments", "refunds", "feedback"))
     def test_create_twice_creates_one(
         self,
         entity: str,
@@ -345,11 +347,11 @@ class ContractTests:
             order_id = self.existing_order_id(sandbox, connection)
             first = _create_for_order(connection, entity, sample, order_id)
             second = _create_for_order(connection, entity, sample, order_id)
-        what = order_type or entity[:-1]
+        what = order_type or _noun(entity)
         assert first, f"creating the {what} returned no target id"
         assert second == first, f"a second {what} was created: {first} and {second}"
 
-    @_kit_cases(_writes("shipments", "refunds"))
+    @_kit_cases(_writes("shipments", "refunds", "feedback"))
     def test_order_found_by_number_without_order_id(
         self, entity: str, order_type: None, sandbox: Sandbox, connection: Connection
     ) -> None:
@@ -360,7 +362,7 @@ class ContractTests:
         first = _create_for_order(connection, entity, sample, None)
         assert first and self.exists(sandbox, connection, entity, first)
         second = _create_for_order(connection, entity, sample, None)
-        assert second == first, f"a second {entity[:-1]} was created: {first} and {second}"
+        assert second == first, f"a second {_noun(entity)} was created: {first} and {second}"
 
     @_kit_cases(_debtor_fields)
     def test_debtor_found_by_each_declared_field(
@@ -397,10 +399,18 @@ def _findable(customer: Any) -> Customer:
     return customer.model_copy(update={k: v for k, v in values.items() if not getattr(customer, k)})
 
 
+def _noun(entity: str) -> str:
+    """ "shipment" of "shipments"; "feedback" of "feedback"."""
+    return entity.removesuffix("s")
+
+
 def _create_for_order(
     connection: Connection, entity: str, record: Record, order_id: str | None
 ) -> str:
-    """create_shipment or create_refund of `record` for target order `order_id`."""
+    """create_shipment, create_refund or write_feedback of `record` for target order
+    `order_id`."""
     if entity == "shipments":
         return connection.hook.create_shipment(shipment=record, order_id=order_id)
+    if entity == "feedback":
+        return connection.hook.write_feedback(feedback=record, order_id=order_id)
     return connection.hook.create_refund(refund=record, order_id=order_id)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from host.models import (
     Address,
     Customer,
+    Feedback,
     Order,
     OrderLine,
     Product,
@@ -96,4 +97,20 @@ def refund(key: str = "kit-refund-1") -> Refund:
         total=Decimal("12.50"),
         currency="EUR",
         reason="damaged",
+    )
+
+
+def feedback(key: str = "kit-feedback-1") -> Feedback:
+    """The customer's answered feedback on the sample order (KIT-1001)."""
+    return Feedback(
+        key=key,
+        order_key="kit-order-1",
+        order_number="KIT-1001",
+        unit="Webshop",
+        customer_key="kit-customer-1",
+        status="completed",
+        score=Decimal("85"),
+        grade=Decimal("8.5"),
+        sent_at=datetime(2026, 3, 11, 9, 0, tzinfo=timezone.utc),
+        completed_at=datetime(2026, 3, 13, 9, 0, tzinfo=timezone.utc),
     )

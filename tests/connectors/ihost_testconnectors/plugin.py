@@ -1,10 +1,11 @@
 """Connectors written from DESIGN.md alone, for the host's own tests.
 
 `testshop` plays a webshop (source of orders, refunds, customers and products
-with variants; target of products, stock, customers and shipments); `testerp`
-plays an accounting system (source of products, stock, customers and shipments;
-target of orders, debtors (new ones created in batches), products without variants,
-images or categories, stock and refunds); `testoauth` is testerp signing in with
+with variants, and of the feedback its customers gave; target of products, stock,
+customers and shipments); `testerp` plays an accounting system (source of products,
+stock, customers and shipments; target of orders, debtors (new ones created in batches),
+products without variants, images or categories, stock, refunds and feedback, which it
+keeps with the order); `testoauth` is testerp signing in with
 OAuth2 authorization code (host.auth). They talk to the RecordSandbox REST API in
 sandbox.py over real HTTP. Each entity's hooks live in a mixin so that a class
 implements exactly the hooks its capabilities declare.
@@ -28,6 +29,7 @@ from host.errors import AuthError, RecordInvalid
 from host.http import HttpClient
 from host.models import (
     Customer,
+    Feedback,
     Order,
     Product,
     Record,
@@ -234,7 +236,9 @@ class ShipmentsSource:
             yield self._canonical(Shipment, row)
 
 
-def _order_by_number(plugin: Any, record: Shipment | Refund, order_id: str | None) -> str:
+def _order_by_number(
+    plugin: Any, record: Shipment | Refund | Feedback, order_id: str | None
+) -> str:
     if order_id:
         return order_id
     found = plugin._search("orders", "number", [record.order_number or ""])
@@ -270,11 +274,32 @@ class RefundsTarget:
         return self._create("refunds", body, idempotency_key=f"refund-{refund.key}")
 
 
+class FeedbackSource:
+    @hookimpl
+    def fetch_feedback(self, since: datetime | None) -> Iterator[Feedback]:
+        for row in self._pages("feedback", since):
+            yield self._canonical(Feedback, row)
+
+
+class FeedbackTarget:
+    @hookimpl
+    def write_feedback(self, feedback: Feedback, order_id: str | None) -> str:
+        """Kept with the order (by number when no binding names it), replaced by key."""
+        if order_id is None and feedback.order_number is not None:
+            order_id = _order_by_number(self, feedback, order_id)
+        body = {**self._native(feedback), "order_id": order_id, "source_key": feedback.key}
+        kept = self._search("feedback", "source_key", [feedback.key])
+        if kept:
+            return self._update("feedback", str(kept[0]["id"]), body)
+        return self._create("feedback", body, idempotency_key=f"feedback-{feedback.key}")
+
+
 class ShopPlugin(
     OrdersSource,
     RefundsSource,
     CustomersSource,
     ProductsSource,
+    FeedbackSource,
     CustomersTarget,
     ProductsTarget,
     StockTarget,
@@ -286,7 +311,7 @@ class ShopPlugin(
     name = "testshop"
     title = "Test shop (ihost's own tests)"
     capabilities = Capabilities(
-        reads={"orders", "refunds", "customers", "products"},
+        reads={"orders", "refunds", "customers", "products", "feedback"},
         writes={"products", "stock", "customers", "shipments"},
         product_types={"simple", "configurable"},
         variants=True,
@@ -330,6 +355,7 @@ class ErpPlugin(
     ProductsTarget,
     StockTarget,
     RefundsTarget,
+    FeedbackTarget,
     _RecordPlugin,
 ):
     """An accounting system for the host's tests: keeps debtors (created in batches of 50),
@@ -339,7 +365,7 @@ class ErpPlugin(
     title = "Test ERP (ihost's own tests)"
     capabilities = Capabilities(
         reads={"products", "stock", "customers", "shipments"},
-        writes={"orders", "customers", "products", "stock", "refunds"},
+        writes={"orders", "customers", "products", "stock", "refunds", "feedback"},
         product_types={"simple"},
         order_types={"sales_order", "invoice"},
         debtor_match={"email", "phone", "vat_number"},

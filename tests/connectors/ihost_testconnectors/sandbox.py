@@ -42,7 +42,12 @@ from host.sandbox_oauth import LIGHTSPEED, OAuth2Server, OAuth2Vendor
 from host.vocabulary import ENTITIES
 
 TOKEN = "sandbox-token-0123456789"
-_KEY_FIELD = {"orders": "source_key", "shipments": "source_key", "refunds": "source_key"}
+_KEY_FIELD = {
+    "orders": "source_key",
+    "shipments": "source_key",
+    "refunds": "source_key",
+    "feedback": "source_key",
+}
 
 
 def _now() -> str:

@@ -1,7 +1,7 @@
 {%- set reads = cookiecutter.reads | entities_in -%}
 {%- set writes = cookiecutter.writes | entities_in -%}
 {%- set P = cookiecutter.prefix -%}
-{%- set attached = "shipments" in writes or "refunds" in writes -%}
+{%- set attached = "shipments" in writes or "refunds" in writes or "feedback" in writes -%}
 {%- set seeded = [] -%}
 {%- for entity in entities if entity in reads or (entity == "orders" and attached) -%}
 {%- set _ = seeded.append(entity) -%}
@@ -29,7 +29,7 @@ from host.testing import ContractTests
 SEEDED: dict[str, dict[str, Any]] = {
 {%- for entity in seeded %}
 {%- if entity == "orders" and "orders" not in writes %}
-    "orders": {"id": "order-1", "key": "seed-orders"},  # shipments and refunds are for it
+    "orders": {"id": "order-1", "key": "seed-orders"},  # what is attached is for it
 {%- elif entity == "orders" %}
     "orders": {"key": "seed-orders", "number": "SEED-1"},
 {%- elif entity == "products" %}
@@ -54,7 +54,11 @@ class TestContract(ContractTests):
     sandbox_class = {{ P }}Sandbox
 {%- if reads %}
     # a fetch that yields nothing fails: prepare() gives each something to read
-    expect_records = {{ "{" ~ (reads | map("tojson") | join(", ")) ~ "}" }}
+    expect_records = {
+{%- for entity in reads %}
+        {{ entity | tojson }},
+{%- endfor %}
+    }
 {%- endif %}
 {%- if seeded %}
 

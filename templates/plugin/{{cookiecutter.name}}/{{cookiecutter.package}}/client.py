@@ -1,8 +1,8 @@
 {%- set reads = cookiecutter.reads | entities_in -%}
 {%- set writes = cookiecutter.writes | entities_in -%}
-{%- set searches = "orders" in writes or "customers" in writes or "products" in writes or "shipments" in writes or "refunds" in writes -%}
+{%- set searches = "orders" in writes or "customers" in writes or "products" in writes or "shipments" in writes or "refunds" in writes or "feedback" in writes -%}
 {%- set creates = writes | reject("equalto", "stock") | list -%}
-{%- set updates = "customers" in writes or "products" in writes -%}
+{%- set updates = "customers" in writes or "products" in writes or "feedback" in writes -%}
 """The {{ cookiecutter.system }} API.
 
 On the host's HTTP toolkit: host.http.HttpClient gives timeouts, retries, rate limits and

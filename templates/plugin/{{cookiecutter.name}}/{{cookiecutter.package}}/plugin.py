@@ -4,7 +4,7 @@
 {%- set auth = cookiecutter.auth -%}
 {%- set P = cookiecutter.prefix -%}
 {%- set attached = [] -%}
-{%- for entity in ("shipments", "refunds") if entity in writes -%}
+{%- for entity in ("shipments", "refunds", "feedback") if entity in writes -%}
 {%- set _ = attached.append(record_types[entity]) -%}
 {%- endfor -%}
 {%- set models = [] -%}
@@ -277,4 +277,19 @@ class {{ P }}Plugin:
             "source_key": refund.key,
         }
         return self.client.create("refunds", body, key=f"refund-{refund.key}")
+{%- endif %}
+{%- if "feedback" in writes %}
+
+    @hookimpl
+    def write_feedback(self, feedback: Feedback, order_id: str | None) -> str:
+        """Kept with its order; written again as it moves on, over what was kept."""
+        body = {
+            **to_remote(feedback),
+            "order_id": self._order_id(feedback, order_id),
+            "source_key": feedback.key,
+        }
+        kept = self.client.search("feedback", source_key=feedback.key)
+        if kept:
+            return self.client.update("feedback", str(kept[0]["id"]), body)
+        return self.client.create("feedback", body, key=f"feedback-{feedback.key}")
 {%- endif %}

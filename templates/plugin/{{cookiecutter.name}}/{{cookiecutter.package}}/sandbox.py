@@ -12,7 +12,7 @@ What it serves (errors: `{"error": {"code", "message"}}` with the status):
 - `GET /api/{entity}/search?FIELD=VALUE&...` -> `{"items"}`: records whose every FIELD
   equals its VALUE (a FIELD given twice: one of them), e-mail addresses without case
 - `POST /api/{entity}` -> 201 `{"id"}`; a repeat with the same `Idempotency-Key` answers the
-  first id; a shipment or refund of an order it does not hold is refused, 404
+  first id; a shipment, refund or feedback of an order it does not hold is refused, 404
 - `PUT /api/{entity}/{id}` -> `{"id"}`; 404 for an id it does not hold
 - `POST /api/stock` `{"levels": [{"sku", "quantity", "managed"}]}`
 {%- if auth == "oauth2_authorization_code" %}
@@ -242,7 +242,8 @@ class {{ cookiecutter.prefix }}Sandbox(Sandbox):
             if key and (entity, key) in self.idempotency:
                 return JSONResponse({"id": self.idempotency[(entity, key)]})
             order_id = str(body.get("order_id"))
-            if entity in ("shipments", "refunds") and order_id not in self.tables["orders"]:
+            attached = entity in ("shipments", "refunds", "feedback")
+            if attached and order_id not in self.tables["orders"]:
                 return _error(404, "not_found", f"order {order_id} not found")
             record_id = next(self._ids)
             self.tables[entity][record_id] = {**body, "id": record_id, "updated_at": _now()}
