@@ -7,7 +7,14 @@ debtor fields) are those of host.vocabulary.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from host.vocabulary import ENTITIES as ENTITIES  # re-exported: the CLI names it from here
 from host.vocabulary import DebtorField, Entity, OrderType, ProductKind
@@ -64,6 +71,22 @@ class Capabilities(BaseModel):
         'ENTITY", e.g. {"writes stock": "currentStock is read-only in the API"}: shown by the '
         "matrix and by a config that asks for it",
     )
+
+    writes_when_set: dict[Entity, str] = Field(
+        default_factory=dict,
+        description="entities it writes only when a setting names the endpoint, by entity: "
+        '{"products": "products_path"} where the docs show no such endpoint; off until the '
+        'connection sets it. Each needs a why_not "writes ENTITY" saying why',
+    )
+
+    @model_validator(mode="after")
+    def _switched_writes(self) -> Capabilities:
+        for entity in self.writes_when_set:
+            if entity not in self.writes:
+                raise ValueError(f"writes_when_set: {entity} is not in writes")
+            if f"writes {entity}" not in self.why_not:
+                raise ValueError(f'writes_when_set: {entity} needs why_not "writes {entity}"')
+        return self
 
     @field_validator("why_not")
     @classmethod

@@ -3,7 +3,8 @@
 Computed from capability declarations alone (DESIGN §2): a pair is
 "unsupported" when the source does not read or the target does not write the
 flow's entity, "partial" when records lose something on the way (variants
-flattened, images or categories dropped, ...), else "supported". Every partial
+flattened, images or categories dropped, written only when the target's setting names
+an endpoint the docs do not show, ...), else "supported". Every partial
 and unsupported pair says why in `notes`.
 """
 
@@ -55,7 +56,9 @@ def _losses(flow: str, source: Capabilities, target: Capabilities) -> list[str]:
         notes.append(
             "partial shipments written whole with a warning: target has no split shipments"
         )
-    elif flow == "orders" and not target.order_types:
+    if switch := target.writes_when_set.get(flow):  # type: ignore[call-overload]
+        notes.append(f"off unless the target's {switch} is set{target.reason('writes', flow)}")
+    if flow == "orders" and not target.order_types:
         notes.append("target declares no order types")
     return notes
 

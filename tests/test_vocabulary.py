@@ -63,3 +63,13 @@ def test_order_types_and_debtor_fields_must_be_declared_with_their_hooks() -> No
         "declares writes orders but no order_types",
         "implements find_debtor but declares no debtor_match",
     ]
+
+
+def test_a_write_switched_on_by_a_setting_is_written_and_says_why() -> None:
+    why = {"writes stock": "the docs show no stock endpoint"}
+    caps = Capabilities(writes={"stock"}, writes_when_set={"stock": "stock_path"}, why_not=why)
+    assert "push_stock" in caps.required_hooks()
+    with pytest.raises(ValueError, match="stock is not in writes"):
+        Capabilities(writes_when_set={"stock": "stock_path"}, why_not=why)
+    with pytest.raises(ValueError, match='needs why_not "writes stock"'):
+        Capabilities(writes={"stock"}, writes_when_set={"stock": "stock_path"})
