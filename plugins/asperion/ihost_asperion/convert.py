@@ -3,18 +3,20 @@
 Date-times without a zone are Amsterdam local time, both ways. Amounts are JSON numbers:
 read through their text into Decimal, written as numbers rounded to cents. What is only
 PROPOSED about Asperion's fields (the sales-order body, contact persons, reservedStock,
-the debtor kind as "business booking group") is named by the settings, not fixed here.
+the debtor kind as "business booking group", the statuses of sales orders) is named by the
+settings, not fixed here.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from host.models import Address, Customer, Order, split_street_line
+from host.models import Address, Customer, Order, OrderStatus, split_street_line
 
 if TYPE_CHECKING:
     from ihost_asperion.plugin import AsperionSettings
@@ -89,18 +91,18 @@ def changed_at(row: Mapping[str, Any], field: str = "dateLastChange") -> datetim
     return moment
 
 
-def number(row: Mapping[str, Any], field: str) -> Decimal | None:
+def number(row: Mapping[str, Any], field: str, at: str = "") -> Decimal | None:
     """A numeric field of an item as Decimal (None when empty); Malformed for anything
-    but a finite JSON number or its text."""
+    but a finite JSON number or its text (named `at` + field: `lines._data[0].amount`)."""
     value = row.get(field)
     if isinstance(value, bool | dict | list):
-        raise Malformed(field, value, "is not a number")
+        raise Malformed(at + field, value, "is not a number")
     try:
         found = decimal(value)
     except ValueError:
-        raise Malformed(field, value, "is not a number") from None
+        raise Malformed(at + field, value, "is not a number") from None
     if found is not None and not found.is_finite():
-        raise Malformed(field, value, "is not a number")
+        raise Malformed(at + field, value, "is not a number")
     return found
 
 
@@ -524,3 +526,299 @@ def order_problems(
         if shipping.price < 0:
             problems.append(("shipping_lines.price", "a negative shipping price"))
     return problems
+
+
+# --- sales invoices and sales orders -> orders ----------------------------------------------
+
+#: the statuses of a sales invoice by number (api/asperion.md §2.5, from the Go client's
+#: filter documentation); an invoice may carry the number or the name
+INVOICE_STATUS_NAMES: dict[int, str] = {
+    1: "Concept",
+    2: "InJournalentry",
+    3: "InLedger",
+    6: "Payable",
+    7: "Paid",
+    8: "Hold",
+}
+#: what an invoice's status makes of its order (the setting invoice_statuses changes it):
+#: only a paid invoice is paid; a draft, one booked and waiting for payment, one on hold
+#: is pending. A credit invoice (a negative total) is refunded, whatever its status.
+INVOICE_STATUSES: dict[str, OrderStatus] = {
+    "Concept": "pending",
+    "InJournalentry": "pending",
+    "InLedger": "pending",
+    "Payable": "pending",
+    "Paid": "paid",
+    "Hold": "pending",
+}
+#: an invoice line the connector wrote for an order line (invoice_lines): "2 x Mug (MUG-01)"
+WRITTEN_LINE = re.compile(r"(?P<quantity>\d+(?:\.\d+)?) x (?P<name>.+) \((?P<sku>[^()]+)\)")
+UNIT_PRICE = Decimal("0.0001")
+
+
+def invoice_status_name(value: Any) -> str | None:
+    """An invoice status as its name ("Paid"), given as its number (7), the number's text
+    or the name; None when empty. A number the notes do not list stays its text ("4")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return INVOICE_STATUS_NAMES.get(value, str(value))
+    name = _text(value)
+    if name is not None and name.isdigit():
+        return INVOICE_STATUS_NAMES.get(int(name), name)
+    return name
+
+
+def invoice_statuses(overrides: Mapping[str, OrderStatus]) -> dict[str, OrderStatus]:
+    """Invoice status name -> order status: INVOICE_STATUSES, with `overrides` (keyed by
+    status name or number, the setting invoice_statuses) over them."""
+    table = dict(INVOICE_STATUSES)
+    for key, status in overrides.items():
+        name = invoice_status_name(key) or key
+        table = {k: v for k, v in table.items() if k.casefold() != name.casefold()}
+        table[name] = status
+    return table
+
+
+def order_status(
+    native: str | None, table: Mapping[str, OrderStatus], unknown: OrderStatus
+) -> OrderStatus:
+    """The order status `table` gives a native status (compared without case); `unknown`
+    for a status the table does not name, or none."""
+    if not native:
+        return unknown
+    wanted = native.casefold()
+    return next((s for k, s in table.items() if k.casefold() == wanted), unknown)
+
+
+def status_filter(
+    wanted: Iterable[str], table: Mapping[str, OrderStatus], unknown: OrderStatus
+) -> str | None:
+    """The one native status (a key of `table`) of every item whose order status is
+    `wanted`, so that asking the remote for it alone loses nothing; None where there are
+    several, none, or where a status the table does not know (`unknown`) is wanted."""
+    statuses = set(wanted)
+    if unknown in statuses:
+        return None
+    natives = [k for k, v in table.items() if v in statuses]
+    return natives[0] if len(natives) == 1 else None
+
+
+def _date_of(row: Mapping[str, Any], field: str) -> datetime | None:
+    """A date or date-time field of an item (Amsterdam local) in UTC; None when empty;
+    Malformed when it is neither."""
+    value = row.get(field)
+    if value is None or value == "":
+        return None
+    try:
+        moment = from_local(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise Malformed(field, value, "is not a date")
+    return moment
+
+
+def _stamp(moment: datetime | None) -> datetime | None:
+    """An item's date as its updated_at, where it has no change stamp: none for a date
+    ahead of now, which would carry the flow's cursor past every real change."""
+    if moment is None or moment > datetime.now(timezone.utc) + FUTURE:
+        return None
+    return moment
+
+
+def _lines_of(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The lines of an invoice or sales order (`lines._data`); Malformed when not so."""
+    lines = row.get("lines")
+    if lines is None:
+        return []
+    items = lines.get("_data") if isinstance(lines, Mapping) else None
+    if not isinstance(items, list):
+        raise Malformed("lines", lines, "is not {_data: [...]}")
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise Malformed(f"lines._data[{index}]", item, "is not an object")
+    return items
+
+
+def _required(row: Mapping[str, Any], field: str, at: str) -> Decimal:
+    found = number(row, field, at)
+    if found is None:
+        raise Malformed(at + field, None, "is missing")
+    return found
+
+
+def _unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
+    """A line's amount per unit: to the cent where it divides, else to 1/100 of a cent."""
+    unit = amount / quantity
+    exact = unit.quantize(CENT, ROUND_HALF_UP)
+    return exact if exact == unit else unit.quantize(UNIT_PRICE, ROUND_HALF_UP)
+
+
+def order_from_invoice(
+    row: Mapping[str, Any],
+    customer: Customer,
+    vat_rates: Mapping[str, Decimal],
+    settings: AsperionSettings,
+) -> dict[str, Any]:
+    """A sales invoice with lines as an Order of its debtor (`customer`).
+
+    The key is the invoice's id. The number is the order number the connector writes
+    into `invoice_reference_field` (invoiceNumber by default), else the invoice number:
+    the number the customer knows. The date is created_at, and updated_at (an invoice has
+    no change stamp). Amounts exclude VAT, as the lines are booked. A line on the shipping
+    ledger (when it is not the revenue ledger) is a shipping line; a line the connector
+    wrote as "2 x Mug (MUG-01)" gives back its quantity, name and SKU; any other line is
+    one unit of its description. The tax rate is that of the line's VAT code."""
+    created = _date_of(row, "date")
+    shipping_ledger = settings.shipping_ledger_account_id
+    if shipping_ledger == settings.revenue_ledger_account_id:
+        shipping_ledger = None
+    lines, shipping = [], []
+    for index, line in enumerate(_lines_of(row)):
+        at = f"lines._data[{index}]."
+        amount = _required(line, "amount", at)
+        description = _text(line.get("description"))
+        rate = vat_rates.get(str(line.get("vatCode")))
+        if shipping_ledger is not None and line.get("ledgerAccountId") == shipping_ledger:
+            shipping.append({"method": description, "price": amount, "tax_rate": rate})
+            continue
+        written = WRITTEN_LINE.fullmatch(description or "")
+        quantity = Decimal(written["quantity"]) if written else Decimal(1)
+        if not quantity:
+            written, quantity = None, Decimal(1)
+        lines.append(
+            {
+                "sku": written["sku"] if written else None,
+                "name": written["name"] if written else description,
+                "quantity": quantity,
+                "unit_price": _unit_price(amount, quantity),
+                "tax_rate": rate,
+            }
+        )
+    total = number(row, "amountInclVat")
+    status = (
+        "refunded"
+        if total is not None and total < 0
+        else order_status(
+            invoice_status_name(row.get("status")),
+            invoice_statuses(settings.invoice_statuses),
+            settings.unknown_order_status,
+        )
+    )
+    key = str(row.get("id"))
+    invoice_number = text_of(row, "invoiceNumber")
+    reference = text_of(row, settings.invoice_reference_field)
+    return {
+        "key": key,
+        "number": reference or invoice_number or key,
+        "created_at": created,
+        "updated_at": _stamp(created),
+        "status": status,
+        "currency": settings.currency,
+        "prices_include_tax": False,
+        "customer": customer,
+        "billing_address": customer.billing_address,
+        "lines": lines,
+        "shipping_lines": shipping,
+        "payment_terms": _text(row.get("paymentConditionId")),
+        "note": _text(row.get("description")),
+        "total": total,
+        "tax_total": number(row, "vatAmount"),
+        "extra": compact(
+            {
+                "invoice_number": invoice_number,
+                "payment_due_date": _text(row.get("paymentDueDate")),
+            }
+        ),
+    }
+
+
+def address_from_delivery(value: Any) -> dict[str, Any] | None:
+    """A sales order's deliveryAddress (PROPOSED shape) as an Address: a company `name`
+    with the person in `attentionTo`, or the person's `name`."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise Malformed("deliveryAddress", value, "is not an object")
+    person = _text(value.get("attentionTo"))
+    street, house, suffix = split_street_line(_text(value.get("address")))
+    return compact(
+        {
+            "company": _text(value.get("name")) if person else None,
+            "name": person or _text(value.get("name")),
+            "street": street,
+            "house_number": house,
+            "house_number_suffix": suffix,
+            "street2": _text(value.get("addressLine2")),
+            "postcode": _text(value.get("postCode")),
+            "city": _text(value.get("city")),
+            "country": _text(value.get("countryCode")),
+        }
+    )
+
+
+def order_from_sales_order(
+    row: Mapping[str, Any],
+    customer: Customer,
+    vat_rates: Mapping[str, Decimal],
+    settings: AsperionSettings,
+) -> dict[str, Any]:
+    """A SalesOrderWithLines (PROPOSED shape, as the connector writes it) as an Order of
+    its debtor (`customer`): key its id, number the order number the connector writes into
+    `order_reference_field`, else Asperion's own number; article lines by article code,
+    the shipping article's lines as shipping lines; the status through the setting
+    sales_order_statuses."""
+    created = _date_of(row, "date")
+    lines, shipping = [], []
+    for index, line in enumerate(_lines_of(row)):
+        at = f"lines._data[{index}]."
+        quantity = _required(line, "quantity", at)
+        price = _required(line, "unitPrice", at)
+        percentage = number(line, "discountPercentage", at)
+        discount = (
+            (price * quantity * percentage / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+            if percentage
+            else Decimal(0)
+        )
+        code = _text(line.get("articleCode"))
+        description = _text(line.get("description"))
+        rate = vat_rates.get(str(line.get("vatCodeId")))
+        if code is not None and code == settings.shipping_article:
+            price = price * quantity - discount
+            shipping.append({"method": description, "price": price, "tax_rate": rate})
+            continue
+        lines.append(
+            {
+                "sku": code,
+                "name": description,
+                "quantity": quantity,
+                "unit_price": price,
+                "tax_rate": rate,
+                "discount": discount,
+            }
+        )
+    key = str(row.get("id"))
+    own = text_of(row, "salesOrderNumber")
+    reference = text_of(row, settings.order_reference_field)
+    return {
+        "key": key,
+        "number": reference or own or key,
+        "created_at": created,
+        "updated_at": changed_at(row) or _stamp(created),
+        "status": order_status(
+            _text(row.get("status")), settings.sales_order_statuses, settings.unknown_order_status
+        ),
+        "currency": settings.currency,
+        "prices_include_tax": row.get("pricesIncludeVat") is True,
+        "customer": customer,
+        "billing_address": customer.billing_address,
+        "shipping_address": address_from_delivery(row.get("deliveryAddress")),
+        "lines": lines,
+        "shipping_lines": shipping,
+        "payment_method": _text(row.get("paymentMethodId")),
+        "payment_terms": _text(row.get("paymentConditionId")),
+        "reference": _text(row.get("reference")),
+        "note": _text(row.get("description")),
+        "total": number(row, "amountInclVat"),
+        "tax_total": number(row, "vatAmount"),
+        "extra": compact({"sales_order_number": own}),
+    }

@@ -1,25 +1,37 @@
 """The Asperion connector (inBalance / inTrade): target of orders (sales orders or sales
-invoices) and debtors; source of articles, stock and debtors. See the README for what is
-confirmed about Asperion's API and what is configurable because it is not."""
+invoices) and debtors; source of orders (sales invoices, or sales orders), articles, stock
+and debtors. See the README for what is confirmed about Asperion's API and what is
+configurable because it is not."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from host import hookimpl
 from host.auth import ConnectorContext, OAuth2AuthorizationCode
 from host.capabilities import Capabilities
+from host.codes import CURRENCIES
 from host.errors import AuthError, RecordInvalid, RemoteRejected
-from host.models import Customer, Order, Product, Record, StockLevel, record_or_invalid
+from host.models import (
+    Customer,
+    Order,
+    OrderStatus,
+    Product,
+    Record,
+    StockLevel,
+    record_or_invalid,
+    validation_problems,
+)
 from host.vocabulary import DebtorField, Entity, OrderType
 from ihost_asperion.client import REFERENCE_TTL, AsperionClient
 from ihost_asperion.convert import (
+    INVOICE_STATUS_NAMES,
     Malformed,
     changed_at,
     contact_body,
@@ -29,11 +41,16 @@ from ihost_asperion.convert import (
     decimal,
     invoice_body,
     invoice_lines,
+    invoice_statuses,
+    order_from_invoice,
+    order_from_sales_order,
     order_problems,
     product_from_article,
     sales_order_body,
+    status_filter,
     stock_from_article,
     to_local,
+    to_local_date,
 )
 
 FreeField = Literal["freeField1", "freeField2", "freeField3", "freeField4", "freeField5"]
@@ -46,6 +63,8 @@ DEBTOR_FILTERS: dict[DebtorField, str] = {
     "key": "CustomerNumber",
 }
 INVOICES = "salesinvoiceswithlines"
+#: the number of each invoice status, to ask for one (`Status=7`)
+INVOICE_STATUS_NUMBERS = {name.casefold(): code for code, name in INVOICE_STATUS_NAMES.items()}
 #: the Asperion field a record field is read from, to name it in Asperion's words
 ASPERION_FIELDS = {
     "email": "emailAddress",
@@ -58,6 +77,8 @@ ASPERION_FIELDS = {
     "billing_address.country": "countryCode",
     "billing_address.postcode": "postCode",
 }
+#: the invoice or sales-order field an order field is read from
+ORDER_FIELDS = {"created_at": "date", "total": "amountInclVat", "tax_total": "vatAmount"}
 
 
 class AsperionSettings(BaseModel):
@@ -122,6 +143,32 @@ class AsperionSettings(BaseModel):
     reserved_stock_field: str | None = Field(
         "reservedStock", description="the article field of reserved stock (PROPOSED; None: 0)"
     )
+    order_source: Literal["invoices", "sales_orders"] = Field(
+        "invoices",
+        description="what is read as orders: sales invoices with lines (confirmed), or sales "
+        "orders (reading SalesOrderWithLines is UNCONFIRMED)",
+    )
+    invoice_statuses: dict[str, OrderStatus] = Field(
+        default_factory=dict,
+        description="invoice status (name or number) -> order status, over the defaults "
+        "(Paid: paid; Concept, InJournalentry, InLedger, Payable, Hold: pending), e.g. "
+        '{ Payable = "authorized" }',
+    )
+    sales_order_statuses: dict[str, OrderStatus] = Field(
+        default_factory=dict,
+        description='sales order status -> order status, e.g. { Delivered = "paid" } '
+        "(PROPOSED: Asperion's values are not documented)",
+    )
+    unknown_order_status: OrderStatus = Field(
+        "pending", description="the status of an order whose native status is not mapped"
+    )
+    invoice_lookback_days: int | None = Field(
+        None,
+        ge=0,
+        description="read only invoices dated from this many days before the flow's cursor "
+        "(Date_from); none: every invoice on every run (invoices have no change date)",
+    )
+    currency: str = Field("EUR", description="the administration's currency (invoices name none)")
     changed_since_filter: bool = Field(
         True,
         description="read changes with DateLastChange_from (UNCONFIRMED filter); false reads "
@@ -138,6 +185,13 @@ class AsperionSettings(BaseModel):
     def _no_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if value.strip().upper() not in CURRENCIES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value.strip().upper()
+
     @model_validator(mode="after")
     def _free_fields_once(self) -> AsperionSettings:
         both = set(self.attribute_fields) & set(self.characteristic_fields)
@@ -150,14 +204,14 @@ class AsperionSettings(BaseModel):
 
 class AsperionPlugin:
     """Asperion inBalance / inTrade through its REST API, authorized with OAuth2
-    (`ihost auth CONNECTION`): sales orders or invoices and debtors in; articles, stock and
-    debtors out."""
+    (`ihost auth CONNECTION`): sales orders or invoices and debtors in; invoices (or sales
+    orders), articles, stock and debtors out."""
 
     name = "asperion"
     title = "Asperion (inBalance / inTrade)"
     Settings = AsperionSettings
     capabilities = Capabilities(
-        reads={"products", "stock", "customers"},
+        reads={"orders", "products", "stock", "customers"},
         writes={"orders", "customers"},
         product_types={"simple"},
         order_types={"sales_order", "invoice"},
@@ -168,7 +222,6 @@ class AsperionPlugin:
             "the application or through sales orders)",
             "writes products": "Asperion is the source of articles here; writing them is not "
             "built yet",
-            "reads orders": "reading sales orders and invoices is not built yet",
         },
     )
 
@@ -332,6 +385,124 @@ class AsperionPlugin:
     def fetch_customers(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         for row in self._changed("debtors", since):
             yield self._converted(Customer, row, "customerNumber", customer_from_debtor)
+
+    # --- orders (source) --------------------------------------------------------------------
+
+    @hookimpl
+    def fetch_orders(
+        self, since: datetime | None, statuses: list[str] | None
+    ) -> Iterator[Record | RecordInvalid]:
+        """Sales invoices with lines (order_source "invoices") or sales orders
+        ("sales_orders", an UNCONFIRMED read) as orders of their debtors; each debtor is
+        read once a run. Invoices have no change date: every run reads every invoice (or,
+        with invoice_lookback_days, those dated that long before `since`), oldest date
+        first, and the flow passes on what changed."""
+        settings = self.settings
+        rates = self._vat_rates()
+        debtors = _RunDebtors(self.client, self._debtor_record)
+        params = self._status_params(statuses)
+        if settings.order_source == "sales_orders":
+            for row in self._changed(settings.sales_orders_path, since, **params):
+                yield self._order(
+                    row,
+                    ("sales order", settings.order_reference_field, "salesOrderNumber", "debtorId"),
+                    debtors.by_id,
+                    lambda item, customer: order_from_sales_order(item, customer, rates, settings),
+                )
+            return
+        params["orderBy"] = "Date"
+        if since is not None and settings.invoice_lookback_days is not None:
+            start = since - timedelta(days=settings.invoice_lookback_days)
+            params["Date_from"] = to_local_date(start)
+        for row in self.client.rows(INVOICES, params):
+            yield self._order(
+                row,
+                (
+                    "invoice",
+                    settings.invoice_reference_field,
+                    "invoiceNumber",
+                    "debtorCustomerNumber",
+                ),
+                debtors.by_number,
+                lambda item, customer: order_from_invoice(item, customer, rates, settings),
+            )
+
+    def _status_params(self, statuses: list[str] | None) -> dict[str, Any]:
+        """The Status filter asking Asperion for the wanted statuses only, where one native
+        status stands for all of them; else none, and the runner selects."""
+        if statuses is None:
+            return {}
+        unknown = self.settings.unknown_order_status
+        if self.settings.order_source == "sales_orders":
+            table = self.settings.sales_order_statuses
+            native = status_filter(statuses, table, unknown)
+            return {} if native is None else {"Status": native, "Status_comparison": "Equals"}
+        if "refunded" in statuses:
+            return {}  # a credit invoice is refunded, whatever its status
+        native = status_filter(statuses, invoice_statuses(self.settings.invoice_statuses), unknown)
+        if native is None:
+            return {}
+        code = INVOICE_STATUS_NUMBERS.get(native.casefold())
+        if code is None and native.isdigit():
+            code = int(native)
+        return {} if code is None else {"Status": code}
+
+    def _debtor_record(self, row: Mapping[str, Any]) -> Record | RecordInvalid:
+        return self._converted(Customer, row, "customerNumber", customer_from_debtor)
+
+    def _order(
+        self,
+        row: Mapping[str, Any],
+        names: tuple[str, str, str, str],
+        find_debtor: Callable[[str], Record | RecordInvalid | None],
+        convert: Callable[[Mapping[str, Any], Customer], dict[str, Any]],
+    ) -> Record | RecordInvalid:
+        """An invoice or sales order as an Order of its debtor, or a RecordInvalid naming
+        it (`names`: its noun, the fields of the order number the connector writes and of
+        Asperion's own number, the field naming its debtor) and the field: where its debtor
+        cannot be found or read, or it does not convert."""
+        noun, reference_field, own_field, debtor_field = names
+        key = str(row.get("id"))
+        number = row.get(reference_field) or row.get(own_field)
+        label = f"{noun} {key}" + (f" ({number})" if number and str(number) != key else "")
+        reference = row.get(debtor_field)
+        reference = None if reference is None else str(reference).strip() or None
+        customer = find_debtor(reference) if reference else None
+        if not isinstance(customer, Customer):
+            if reference is None:
+                problem = summary = f"{debtor_field} is empty: it names no debtor"
+            elif isinstance(customer, RecordInvalid):
+                problem = f"{debtor_field}: debtor {reference} cannot be read: {customer}"
+                summary = f"{debtor_field}: debtor {reference} cannot be read: {customer.summary}"
+            else:
+                problem = summary = f"{debtor_field}: Asperion has no debtor {reference}"
+            return RecordInvalid(
+                f"{label}: {problem}",
+                key=key,
+                field=debtor_field,
+                payload=row,
+                summary=f"{label}: {summary}",
+            )
+        try:
+            data = convert(row, customer)
+        except Malformed as exc:
+            return RecordInvalid(
+                f"{label}: Asperion sent {exc}",
+                key=key,
+                field=exc.field,
+                payload=row,
+                summary=f"{label}: {exc.problem}",
+            )
+        try:
+            return Order.model_validate(data)
+        except ValidationError as exc:
+            problems = validation_problems(exc, label)
+            loc = exc.errors()[0]["loc"] if exc.errors() else ()
+            field = ".".join(str(part) for part in loc) or None
+            if field in ORDER_FIELDS:
+                problems[0] += f" (Asperion's {ORDER_FIELDS[field]})"
+                field = ORDER_FIELDS[field]
+            return RecordInvalid("; ".join(problems), key=key, field=field, payload=row)
 
     # --- debtors --------------------------------------------------------------------------
 
@@ -598,3 +769,44 @@ class AsperionPlugin:
             resource, _ = self._resource(order_type)
             body = self._order_body(record, order_type, target_id)
             self.client.create(resource, body, validate_only=True)
+
+
+class _RunDebtors:
+    """The debtors of the orders one read yields, each asked of Asperion once (found,
+    missing or unreadable): by customer number (an invoice's debtorCustomerNumber, with the
+    confirmed CustomerNumber filter) or by id (a sales order's debtorId: GET
+    /v1/debtors/{id}, PROPOSED)."""
+
+    def __init__(
+        self,
+        client: AsperionClient,
+        convert: Callable[[Mapping[str, Any]], Record | RecordInvalid],
+    ) -> None:
+        self.client = client
+        self.convert = convert
+        self.known: dict[tuple[str, str], Record | RecordInvalid | None] = {}
+
+    def by_number(self, customer_number: str) -> Record | RecordInvalid | None:
+        """The debtor with this customer number as a Customer; None when there is none."""
+        key = ("number", customer_number)
+        if key not in self.known:
+            rows = self.client.equal("debtors", "CustomerNumber", customer_number)
+            self.known[key] = self.convert(rows[0]) if rows else None
+        return self.known[key]
+
+    def by_id(self, debtor_id: str) -> Record | RecordInvalid | None:
+        """The debtor with this id as a Customer; None when Asperion has none (404)."""
+        key = ("id", debtor_id)
+        if key not in self.known:
+            try:
+                found: Record | RecordInvalid | None = self.convert(
+                    self.client.get("debtors", debtor_id)
+                )
+            except RemoteRejected as exc:
+                found = None
+                if exc.status != 404:
+                    found = RecordInvalid(
+                        f"Asperion answered {exc}", key=debtor_id, field="debtorId"
+                    )
+            self.known[key] = found
+        return self.known[key]

@@ -14,11 +14,25 @@ sales invoices with lines (GET, POST, `/{id}/file`), payment conditions, VAT cod
 accounts, journals, administrations; articles that hide inactive ones unless `ActiveState`,
 and whose `currentStock` is read-only.
 
+Sales invoices: `GET /v1/salesinvoiceswithlines` lists, pages and filters every invoice of
+the administration, whether a POST made it or `seed("salesinvoices", ...)` loaded it (a
+seed may give the read-only `status`, numbers and totals; lines get ids), in the shape of
+the notes (§2.5) with `lines: {_data, _meta: {totalCount}}`. `status` is the number of the
+notes' enum (1 Concept, 2 InJournalentry, 3 InLedger, 6 Payable, 7 Paid, 8 Hold): a POST
+makes a Concept (1); a payment booked in Asperion is a seed over the invoice's id. The
+notes' filters `DebtorId`, `DebtorCustomerNumber`, `InvoiceNumber`, `Status`, `Date`
+(with `_from`/`_to`), `JournalId`, `Bookyear`, `Bookperiod` answer as documented; `DebtorId`
+matches the invoices of that debtor's customer number. An invoice has no `dateLastChange`
+in the notes, so `DateLastChange_from` on invoices is refused (400) like any unknown
+parameter, and no change date is invented.
+
 PROPOSED (our design, not documented facts): PUT of debtors and articles (a full replace),
 contact persons under `/v1/debtors/{id}/contactpersons`, `/v1/paymentmethods`,
 `/v1/debtorkinds`, `/v1/salestypes`, the article fields besides currentStock and salesTypeId,
 `reservedStock`, the `/v1/SalesOrderWithLines` body (an order reserves stock and leaves
-currentStock and the article's dateLastChange alone), which fields filter, case-insensitive
+currentStock and the article's dateLastChange alone) and its GET (list and by id: what POST
+made or `seed("salesorders", ...)` loaded; `status` a text, "Open" unless seeded, and
+`dateLastChange`, so `DateLastChange_from` filters), which fields filter, case-insensitive
 comparisons, `DateLastChange_from/_to`, page size bounds, strict refusal of unknown fields and
 parameters, the second administration, the File answer's values, and the rate limit (off
 unless `rate_limit=(N, S)`: 429 with Retry-After). Every date-time is Amsterdam local time
@@ -867,8 +881,9 @@ class AsperionSandbox(Sandbox):
 
     def _shape(self, kind: str, record: dict[str, Any], internal: bool = False) -> dict[str, Any]:
         """A stored record as Asperion's JSON (lines enveloped; a contact person's debtorId
-        only in dumps)."""
-        shaped = {k: v for k, v in record.items() if internal or k != "debtorId"}
+        only in dumps: the path names its debtor; a sales order's is in its body)."""
+        hidden = kind == CONTACT_PERSONS and not internal
+        shaped = {k: v for k, v in record.items() if not (hidden and k == "debtorId")}
         if "lines" in shaped and kind in (SALES_ORDERS, SALES_INVOICES):
             lines = shaped["lines"]
             shaped["lines"] = {"_data": lines, "_meta": {"totalCount": len(lines)}}
@@ -944,6 +959,10 @@ class AsperionSandbox(Sandbox):
             elif low.endswith("_comparison") and _is_text(spec, low[: -len("_comparison")]):
                 if value.lower() not in COMPARISONS:
                     errors.add(name, "comparison")
+            elif kind == SALES_INVOICES and low == "debtorid":
+                test = self._invoice_debtor(call.admin, value, errors)
+                if test is not None:
+                    tests.append(test)
             elif not self.changed_since_filters and low in (
                 "datelastchange_from",
                 "datelastchange_to",
@@ -977,6 +996,20 @@ class AsperionSandbox(Sandbox):
                 "self": self._page_url(call, None),
             },
         }
+
+    @staticmethod
+    def _invoice_debtor(
+        admin: Administration, value: str, errors: Errors
+    ) -> Callable[[dict[str, Any]], bool] | None:
+        """`DebtorId=` on sales invoices (a confirmed filter, though an invoice names its
+        debtor by customer number): the invoices of the debtor with that id; none for an
+        id no debtor has."""
+        if not re.fullmatch(r"\s*-?\d+\s*", value):
+            errors.add("DebtorId", "filter_value", value=value, type=TYPE_NAMES["int"])
+            return None
+        debtor = admin.tables[DEBTORS].get(int(value))
+        number = debtor["customerNumber"] if debtor is not None else None
+        return lambda r: number is not None and r["debtorCustomerNumber"] == number
 
     def _page_url(self, call: Call, page: int | None) -> str:
         """This request's URL, with `page` (None: as asked)."""

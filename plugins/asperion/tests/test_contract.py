@@ -15,7 +15,7 @@ from host.testing import ContractTests, samples
 class TestAsperionContract(ContractTests):
     plugin_class = AsperionPlugin
     sandbox_class = AsperionSandbox
-    expect_records = {"products", "stock", "customers"}
+    expect_records = {"orders", "products", "stock", "customers"}
 
     def prepare(self, sandbox: Any, connection: Connection) -> None:
         sandbox.seed("articles", [article(samples.SKU), shipping_article()])
@@ -29,6 +29,28 @@ class TestAsperionContract(ContractTests):
                     "emailAddress": "other@example.com",
                     "debtorKindId": "BI",
                     "dateLastChange": STAMP,
+                }
+            ],
+        )
+        sandbox.seed(  # a paid invoice of that debtor: what fetch_orders reads
+            "salesinvoices",
+            [
+                {
+                    "invoiceNumber": "KIT-READ-1",
+                    "date": "2026-05-01",
+                    "debtorCustomerNumber": "9999",
+                    "journalId": "VK",
+                    "status": 7,
+                    "lines": {
+                        "_data": [
+                            {
+                                "description": f"2 x Kit ({samples.SKU})",
+                                "amount": 25.0,
+                                "vatCode": "H21",
+                                "ledgerAccountId": 8000,
+                            }
+                        ]
+                    },
                 }
             ],
         )
