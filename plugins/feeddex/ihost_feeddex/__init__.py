@@ -1,0 +1,1 @@
+"""ihost connector for Feeddex (customer feedback)."""
