@@ -97,6 +97,12 @@ class Capabilities(BaseModel):
                 raise ValueError(f'why_not: {key!r} is not "reads ENTITY" or "writes ENTITY"')
         return value
 
+    def writes_with(self, entity: str, settings: object) -> bool:
+        """Whether a connection with these `settings` writes `entity`: declared, and switched
+        on where writes_when_set asks for a setting."""
+        switch = self.writes_when_set.get(entity)  # type: ignore[call-overload]
+        return entity in self.writes and (switch is None or bool(getattr(settings, switch, None)))
+
     def reason(self, verb: str, entity: str) -> str:
         """Why this connector does not `verb` ("reads", "writes") `entity`: ": <why>", or
         "" when it does not say."""

@@ -439,6 +439,8 @@ def _print_report(report: Any, limit: int = 50) -> None:
         more = len(shown) - limit + data["actions_omitted"]
         if more > 0:
             click.echo(f"... and {more} more: ihost logs {data['flow']}")
+    if report.error:
+        click.echo(f"ihost: {data['flow']} {report.status}: {report.error}", err=True)
 
 
 @cli.command(name="run")
@@ -462,10 +464,10 @@ def run_command(obj: Context, flow: str, dry_run: bool, full: bool, as_json: boo
         progress.close()
     if as_json:
         _echo_json(report.as_dict())
+        if report.error:
+            click.echo(f"ihost: {flow} {report.status}: {report.error}", err=True)
     else:
         _print_report(report)
-    if report.error:
-        click.echo(f"ihost: {flow} {report.status}: {report.error}", err=True)
     click.get_current_context().exit(report.exit_code)
 
 

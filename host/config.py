@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from host.auth import ConnectorContext
-from host.capabilities import Capabilities
 from host.errors import ConfigError
 from host.flows import Flow, FlowSettings, flow_classes
 from host.ledger import Ledger
@@ -399,7 +398,7 @@ def _load_flows(
                     end,
                     f"connection {conn_name!r} ({conn.plugin}) does not {verb} {kind}{why}",
                 )
-            elif end == "target" and not _switched_on(caps, kind, conn.settings):  # type: ignore[arg-type]
+            elif end == "target" and not caps.writes_with(kind, conn.settings):  # type: ignore[union-attr]
                 switch = caps.writes_when_set[kind]  # type: ignore[union-attr]
                 problems.add(
                     table,
@@ -480,13 +479,6 @@ def _check_order_type(
             "order_type",
             f"{order_type!r} is not an order type of {target.plugin} (it offers: {listing})",
         )
-
-
-def _switched_on(caps: Capabilities, kind: str, settings: BaseModel) -> bool:
-    """Whether the connection's settings switch on writing `kind`, where its capabilities
-    write it only when a setting names the endpoint (writes_when_set)."""
-    switch = caps.writes_when_set.get(kind)  # type: ignore[call-overload]
-    return switch is None or bool(getattr(settings, switch, None))
 
 
 def _check_debtor_match(

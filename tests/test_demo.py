@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from helpers import run_ihost
 
 
@@ -74,3 +75,17 @@ def test_demo_lists_its_pairs_and_refuses_an_unknown_one(tmp_path: Path) -> None
     assert unknown.code == 2 and unknown.err.count("\n") == 1
     assert "no demo pair 'shopify-nowhere'" in unknown.err and "shopify-afas" in unknown.err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_flow_the_demo_could_not_run_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo prints each flow's report: one that stopped names its error, as `ihost run`
+    does (it printed only the counts, all zero, and no reason)."""
+    from host.cli import _print_report
+    from host.report import Report
+
+    report = Report("orders", "orders", dry_run=False)
+    report.status, report.error = "aborted", "feeddex: products_path is not set"
+    _print_report(report)
+    out, err = capsys.readouterr()
+    assert out.startswith("orders (orders): read 0")
+    assert err == "ihost: orders aborted: feeddex: products_path is not set\n"

@@ -1,8 +1,9 @@
 """Orders flow: each order whose status is selected is created once in the target (DESIGN §4).
 
 Order of checks, as users of such a service expect: the order already exists (bound, or
-found by find_order) -> skipped; every SKU must exist in the target, else the order fails
-naming the SKU; the debtor is the default debtor, or the order's customer written as a
+found by find_order) -> skipped; every SKU must exist in a target that keeps products (one
+whose products are switched off by its settings keeps none), else the order fails naming
+the SKU; the debtor is the default debtor, or the order's customer written as a
 debtor (a step, `DebtorStep`: bound as the customers flow binds it, found by e-mail or
 another field and updated, or created); then the order is created with the flow's order
 type.
@@ -174,6 +175,8 @@ class OrdersFlow(Flow):
         skus = sorted({line.sku for line in order.lines if line.sku})
         if not skus or not target.implements("find_products"):
             return
+        if not target.capabilities.writes_with("products", target.settings):
+            return  # products are switched off in this target: there is nothing to find
         known = target.hook.find_products(skus=skus) or {}
         missing = [sku for sku in skus if sku not in known]
         if missing:
