@@ -136,3 +136,44 @@ def test_token_guards_everything_but_health_and_webhooks(tmp_path: Path) -> None
             )  # signature
         finally:
             stop(process)
+
+
+def test_feedback_page_shows_each_orders_latest_feedback(tmp_path: Path) -> None:
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        erp.seed("products", [product("SKU-1")])
+        shop.seed("orders", [order("1", "1001")])
+        shop.seed(
+            "feedback",
+            [
+                {"id": "F1", "key": "F1", "order_key": "1", "order_number": "1001"}
+                | {"status": "completed", "score": "85", "grade": "8.5", "unit": "Webshop"}
+                | {"customer_key": "c-secret-1"}
+            ],
+        )
+        path = config(tmp_path, shop, erp, "every 1h")
+        with path.open("a") as toml:
+            toml.write('[flows.feedback]\nkind = "feedback"\nsource = "shop"\ntarget = "erp"\n')
+        port = free_port()
+        process = start(path, port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+
+            def orders_done() -> bool:
+                flows = {f["name"]: f for f in httpx.get(f"{base}/api/flows").json()}
+                return bool(flows["orders"]["status"] == "ok")
+
+            assert wait_for(orders_done)
+            assert httpx.post(f"{base}/api/flows/feedback/run").status_code == 200
+            assert wait_for(lambda: httpx.get(f"{base}/api/feedback").json() != [])
+            (kept,) = httpx.get(f"{base}/api/feedback").json()
+            assert (kept["order_number"], kept["status"], kept["score"]) == (
+                "1001",
+                "completed",
+                "85",
+            )
+            assert kept["source"] == "shop" and kept["target"] == "erp" and kept["key"] == "F1"
+            page = httpx.get(f"{base}/feedback").text
+            assert 'data-feedback="F1"' in page and "1001" in page and "8.5" in page
+            assert "Webshop" in page and "c-secret-1" not in page  # no customer keys shown
+        finally:
+            stop(process)

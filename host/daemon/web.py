@@ -254,6 +254,16 @@ def build_app(daemon: Daemon) -> FastAPI:
         message = letter_action(letter_id, action)
         return RedirectResponse(f"/deadletters?message={message}", status_code=303)
 
+    def feedback() -> list[dict[str, Any]]:
+        pairs = [(f.source, f.target) for f in daemon.config.flows.values() if f.kind == "feedback"]
+        return daemon.store.list_feedback(pairs)
+
+    @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
+    def page_feedback(request: Request) -> Any:
+        return TEMPLATES.TemplateResponse(
+            request, "feedback.html", {"title": "Feedback", "feedback": feedback()}
+        )
+
     @app.get("/matrix", response_class=HTMLResponse, include_in_schema=False)
     def page_matrix() -> Any:
         return render_html(build_matrix(list(daemon.registry)))
@@ -322,6 +332,11 @@ def build_app(daemon: Daemon) -> FastAPI:
     def api_resolve(letter_id: int) -> dict[str, str]:
         """Close a dead letter without writing it."""
         return {"result": letter_action(letter_id, "resolve")}
+
+    @app.get("/api/feedback", tags=["feedback"])
+    def api_feedback() -> list[dict[str, Any]]:
+        """Each order's latest feedback (status, F100 score, grade), newest first."""
+        return feedback()
 
     @app.get("/api/matrix", tags=["plugins"])
     def api_matrix() -> dict[str, Any]:

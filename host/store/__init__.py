@@ -380,6 +380,45 @@ class Store:
             row = db.execute(query).first()
         return _binding(row) if row else None
 
+    def list_feedback(
+        self, pairs: Iterable[tuple[str, str]], limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The feedback kept per order by the feedback flows between `pairs` of (source,
+        target) connections, latest first: each binding's connections, source key, target id,
+        when it was written, and what its fingerprint keeps (host.flows.feedback.KEPT)."""
+        found: list[dict[str, Any]] = []
+        with self.transaction(write=False) as db:
+            for source, target in dict.fromkeys(pairs):
+                query = (
+                    sa.select(
+                        bindings.c.source_key,
+                        bindings.c.target_id,
+                        bindings.c.updated_at,
+                        bindings.c.fingerprint,
+                    )
+                    .where(
+                        bindings.c.source == source,
+                        bindings.c.target == target,
+                        bindings.c.entity == "feedback",
+                    )
+                    .order_by(bindings.c.updated_at.desc())
+                    .limit(limit)
+                )
+                for key, target_id, stamp, fingerprint in db.execute(query):
+                    kept = json.loads(fingerprint) if fingerprint else {}
+                    found.append(
+                        {
+                            "source": source,
+                            "target": target,
+                            "key": key,
+                            "target_id": target_id,
+                            "written_at": stamp,
+                            **kept,
+                        }
+                    )
+        found.sort(key=lambda row: row["written_at"], reverse=True)
+        return found[:limit]
+
     def put_bindings(
         self,
         source: str,
