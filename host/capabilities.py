@@ -97,11 +97,11 @@ class Capabilities(BaseModel):
                 raise ValueError(f'why_not: {key!r} is not "reads ENTITY" or "writes ENTITY"')
         return value
 
-    def writes_with(self, entity: str, settings: object) -> bool:
-        """Whether a connection with these `settings` writes `entity`: declared, and switched
-        on where writes_when_set asks for a setting."""
+    def switched_off(self, entity: str, settings: object) -> bool:
+        """Whether writing `entity` waits for a setting (writes_when_set) that a connection
+        with these `settings` has not set."""
         switch = self.writes_when_set.get(entity)  # type: ignore[call-overload]
-        return entity in self.writes and (switch is None or bool(getattr(settings, switch, None)))
+        return switch is not None and not getattr(settings, switch, None)
 
     def reason(self, verb: str, entity: str) -> str:
         """Why this connector does not `verb` ("reads", "writes") `entity`: ": <why>", or

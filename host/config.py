@@ -398,7 +398,7 @@ def _load_flows(
                     end,
                     f"connection {conn_name!r} ({conn.plugin}) does not {verb} {kind}{why}",
                 )
-            elif end == "target" and not caps.writes_with(kind, conn.settings):  # type: ignore[union-attr]
+            elif end == "target" and caps.switched_off(kind, conn.settings):  # type: ignore[union-attr]
                 switch = caps.writes_when_set[kind]  # type: ignore[union-attr]
                 problems.add(
                     table,

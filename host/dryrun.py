@@ -55,7 +55,10 @@ class DryRun:
 
     @hookimpl(tryfirst=True)
     def push_stock(self, levels: list[Any]) -> bool:
-        if self.target.implements("find_products"):
+        target = self.target
+        if target.implements("find_products") and not target.capabilities.switched_off(
+            "products", target.settings
+        ):
             skus = list(dict.fromkeys(level.sku for level in levels))
             known = self.target.hook.find_products(skus=skus) or {}
             missing = [sku for sku in skus if sku not in known]
@@ -72,3 +75,7 @@ class DryRun:
     @hookimpl(tryfirst=True)
     def create_refund(self, refund: Any) -> str:
         return "(new refund)"
+
+    @hookimpl(tryfirst=True)
+    def write_feedback(self, feedback: Any) -> str:
+        return "(feedback kept)"

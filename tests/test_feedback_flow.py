@@ -114,3 +114,15 @@ def test_feedback_for_an_order_the_target_lacks_fails_alone(
     assert "no order numbered 9999 in testerp" in letters["F1"]
     assert "score" in letters["F2"] and "less than or equal to 100" in letters["F2"]
     assert [f["source_key"] for f in erp.dump("feedback")] == ["F3"]
+
+
+def test_a_dry_run_keeps_no_feedback(
+    tmp_path: Path, shop: RecordSandbox, erp: RecordSandbox
+) -> None:
+    shop.seed("orders", [order("1", "1001")])
+    path = write_config(tmp_path, {"shop": ("testshop", shop), "erp": ("testerp", erp)}, FLOWS)
+    run_flow(path, "orders")
+    shop.seed("feedback", [feedback("F1", order_key="1", order_number="1001")])
+    result, report = run_flow(path, "feedback", "--dry-run")
+    assert result.code == 0, result.output
+    assert actions(report)["F1"][0] == "created" and erp.dump("feedback") == []

@@ -175,7 +175,7 @@ class OrdersFlow(Flow):
         skus = sorted({line.sku for line in order.lines if line.sku})
         if not skus or not target.implements("find_products"):
             return
-        if not target.capabilities.writes_with("products", target.settings):
+        if target.capabilities.switched_off("products", target.settings):
             return  # products are switched off in this target: there is nothing to find
         known = target.hook.find_products(skus=skus) or {}
         missing = [sku for sku in skus if sku not in known]
