@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from host.models import Address, Customer, Order, OrderStatus, split_street_line
+from host.models import Address, Customer, Feedback, Order, OrderStatus, split_street_line
 
 if TYPE_CHECKING:
     from ihost_asperion.plugin import AsperionSettings
@@ -334,6 +334,86 @@ def debtor_problems(customer: Customer, settings: AsperionSettings) -> list[tupl
         for name, limit in DEBTOR_LIMITS.items()
         if len(str(body.get(name) or "")) > limit
     ]
+
+
+# --- feedback -> a debtor's field ------------------------------------------------------------
+
+#: the statuses of feedback in the order they come: of one day, a later one replaces an
+#: earlier one (sent, then completed), never the other way round
+FEEDBACK_STATUSES = ("entered", "sent", "reminded", "started", "expired", "completed")
+#: a line feedback_line wrote: its status ("F100 ..." is a completed one) and its day
+FEEDBACK_LINE = re.compile(
+    r"^(?:(?P<score>F100 )|feedback (?P<status>[a-z]+)\b).*?(?:, (?P<day>\d{4}-\d{2}-\d{2}))?$"
+)
+
+
+def feedback_moment(feedback: Feedback) -> datetime | None:
+    """When the feedback reached its status: completed_at of a completed one, sent_at of a
+    sent one, else the last change of its status (updated_at); the others where it lacks
+    that one."""
+    moments: tuple[datetime | None, ...] = (feedback.updated_at, feedback.sent_at)
+    if feedback.status == "completed":
+        moments = (feedback.completed_at, *moments)
+    elif feedback.status == "sent":
+        moments = (feedback.sent_at, feedback.updated_at)
+    return next((m for m in moments if m is not None), None)
+
+
+def _plain(value: Decimal) -> str:
+    """85 as "85", 8.50 as "8.5"."""
+    return f"{value.normalize():f}"
+
+
+def feedback_line(feedback: Feedback, number: str | None, limit: int) -> str:
+    """The one line a debtor's feedback_field keeps of a feedback: "F100 85 (8.5) order
+    1001, 2026-03-13" once answered, "feedback sent for order 1001, 2026-03-11" (reminded,
+    expired, ...) before; the day in Amsterdam. No personal data. Within `limit`
+    characters: a long order number is cut ("..."), never the score or the day."""
+    moment = feedback_moment(feedback)
+    day = f", {to_local_date(moment)}" if moment is not None else ""
+    if feedback.status == "completed" and feedback.score is not None:
+        grade = f" ({_plain(feedback.grade)})" if feedback.grade is not None else ""
+        head, joint = f"F100 {_plain(feedback.score)}{grade}", " order "
+    else:
+        head, joint = f"feedback {feedback.status}", " for order "
+    line = f"{head}{joint}{number}{day}" if number else f"{head}{day}"
+    if len(line) > limit and number:
+        room = len(number) - (len(line) - limit) - 3
+        line = f"{head}{joint}{number[:room]}...{day}" if room > 0 else f"{head}{day}"
+    return line[:limit]
+
+
+def feedback_rank(line: str | None) -> tuple[date, int] | None:
+    """The day and status rank of a line feedback_line wrote; None for anything else (an
+    empty field, a text of the user's, a line without a day)."""
+    found = FEEDBACK_LINE.match(line or "")
+    if found is None or found["day"] is None:
+        return None
+    status = "completed" if found["score"] else found["status"]
+    if status not in FEEDBACK_STATUSES:
+        return None
+    return date.fromisoformat(found["day"]), FEEDBACK_STATUSES.index(status)
+
+
+def feedback_replaces(line: str, held: str | None) -> bool:
+    """Whether `line` goes into the field over `held`: the most recent feedback by day
+    stays (of one day, the one further on: completed over sent; of two orders at the same
+    point, the one written last). What is not a dated line of ours is replaced; an undated
+    line replaces only that."""
+    if line == (held or ""):
+        return False
+    before = feedback_rank(held)
+    if before is None:
+        return True
+    after = feedback_rank(line)
+    return after is not None and after >= before
+
+
+def feedback_debtor_body(existing: Mapping[str, Any], field: str, line: str) -> dict[str, Any]:
+    """The debtor to PUT over `existing` (as GET gave it) with `line` in `field`: the rest
+    as it is, since a PUT empties what it leaves out."""
+    kept = {k: v for k, v in existing.items() if k not in READ_ONLY_DEBTOR}
+    return {**kept, field: line}
 
 
 # --- records -> sales orders and invoices ---------------------------------------------------

@@ -1,7 +1,7 @@
 """The Asperion connector (inBalance / inTrade): target of orders (sales orders or sales
-invoices) and debtors; source of orders (sales invoices, or sales orders), articles, stock
-and debtors. See the README for what is confirmed about Asperion's API and what is
-configurable because it is not."""
+invoices), debtors and feedback (a line in a debtor field, by setting); source of orders
+(sales invoices, or sales orders), articles, stock and debtors. See the README for what
+is confirmed about Asperion's API and what is configurable because it is not."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -20,6 +20,7 @@ from host.codes import CURRENCIES
 from host.errors import AuthError, RecordInvalid, RemoteRejected
 from host.models import (
     Customer,
+    Feedback,
     Order,
     OrderStatus,
     Product,
@@ -39,6 +40,9 @@ from ihost_asperion.convert import (
     debtor_body,
     debtor_problems,
     decimal,
+    feedback_debtor_body,
+    feedback_line,
+    feedback_replaces,
     invoice_body,
     invoice_lines,
     invoice_statuses,
@@ -54,6 +58,8 @@ from ihost_asperion.convert import (
 )
 
 FreeField = Literal["freeField1", "freeField2", "freeField3", "freeField4", "freeField5"]
+#: the debtor's free text fields (api/asperion.md §2.3; a debtor has no freeField1..5)
+DebtorFreeField = Literal["comments", "characteristic4", "characteristic5"]
 
 #: the debtor filter a debtor is found by, per customer field (capabilities.debtor_match)
 DEBTOR_FILTERS: dict[DebtorField, str] = {
@@ -79,6 +85,23 @@ ASPERION_FIELDS = {
 }
 #: the invoice or sales-order field an order field is read from
 ORDER_FIELDS = {"created_at": "date", "total": "amountInclVat", "tax_total": "vatAmount"}
+
+
+class OrderKind(NamedTuple):
+    """Invoices or sales orders, as an order of the orders bindings names them: the noun,
+    the resource, the field the connector writes the order number into, Asperion's own
+    number, and the field naming the debtor."""
+
+    noun: str
+    resource: str
+    reference: str
+    own: str
+    debtor: str
+
+
+def pascal(field: str) -> str:
+    """The filter of a JSON field: `invoiceNumber` is filtered as `InvoiceNumber`."""
+    return field[0].upper() + field[1:]
 
 
 class AsperionSettings(BaseModel):
@@ -174,6 +197,17 @@ class AsperionSettings(BaseModel):
         description="read changes with DateLastChange_from (UNCONFIRMED filter); false reads "
         "everything and lets content hashes find the changes",
     )
+    feedback_field: DebtorFreeField | None = Field(
+        None,
+        description="the debtor field the latest feedback on the debtor's orders is written "
+        "into, replacing what it held (none: feedback is not written)",
+    )
+    feedback_max_length: int = Field(
+        100,
+        ge=30,
+        description="the characters feedback_field holds (PROPOSED: Asperion documents none); "
+        "a longer line has its order number cut",
+    )
     page_size: int = Field(100, ge=1, le=100, description="items per page when reading")
     requests_per_second: float | None = Field(
         None, gt=0, description="pace requests (Asperion publishes no limit)"
@@ -199,20 +233,27 @@ class AsperionSettings(BaseModel):
             raise ValueError(
                 f"{', '.join(sorted(both))} cannot be both an attribute and a characteristic"
             )
+        if self.feedback_field is not None and self.feedback_field == self.booking_group_field:
+            raise ValueError(
+                f"feedback_field {self.feedback_field} is the booking_group_field: feedback "
+                "would overwrite the business booking group"
+            )
         return self
 
 
 class AsperionPlugin:
     """Asperion inBalance / inTrade through its REST API, authorized with OAuth2
-    (`ihost auth CONNECTION`): sales orders or invoices and debtors in; invoices (or sales
-    orders), articles, stock and debtors out."""
+    (`ihost auth CONNECTION`): sales orders or invoices, debtors and feedback (in the debtor
+    field feedback_field names) in; invoices (or sales orders), articles, stock and debtors
+    out."""
 
     name = "asperion"
     title = "Asperion (inBalance / inTrade)"
     Settings = AsperionSettings
     capabilities = Capabilities(
         reads={"orders", "products", "stock", "customers"},
-        writes={"orders", "customers"},
+        writes={"orders", "customers", "feedback"},
+        writes_when_set={"feedback": "feedback_field"},
         product_types={"simple"},
         order_types={"sales_order", "invoice"},
         debtor_match=set(DEBTOR_FILTERS),
@@ -222,6 +263,8 @@ class AsperionPlugin:
             "the application or through sales orders)",
             "writes products": "Asperion is the source of articles here; writing them is not "
             "built yet",
+            "writes feedback": "Asperion keeps no feedback; it is written into the debtor free "
+            "field named by feedback_field",
         },
     )
 
@@ -632,10 +675,8 @@ class AsperionPlugin:
     def _resource(self, order_type: OrderType) -> tuple[str, str]:
         """The resource an order type is written to, and the filter that finds it."""
         if order_type == "invoice":
-            field = self.settings.invoice_reference_field
-            return INVOICES, field[0].upper() + field[1:]
-        field = self.settings.order_reference_field
-        return self.settings.sales_orders_path, field[0].upper() + field[1:]
+            return INVOICES, pascal(self.settings.invoice_reference_field)
+        return self.settings.sales_orders_path, pascal(self.settings.order_reference_field)
 
     @hookimpl
     def find_order(self, order: Order, order_type: OrderType) -> str | None:
@@ -769,6 +810,136 @@ class AsperionPlugin:
             resource, _ = self._resource(order_type)
             body = self._order_body(record, order_type, target_id)
             self.client.create(resource, body, validate_only=True)
+
+    # --- feedback -------------------------------------------------------------------------
+
+    @hookimpl
+    def write_feedback(self, feedback: Feedback, order_id: str | None) -> str:
+        """The latest feedback on a debtor's orders, as one line in the debtor field
+        feedback_field names (Asperion keeps no feedback of its own). The debtor is that of
+        order `order_id` (an id of order_source's kind), else of the invoice or sales order
+        numbered `order_number`, else the debtor whose customer number is `customer_key`.
+        The line replaces the one there unless that is of a later day (see the README);
+        the debtor is written back whole (PUT, as upsert_debtor writes it), and not at all
+        where the line is already there. Returns the debtor's customer number."""
+        field = self.settings.feedback_field
+        if field is None:
+            raise RecordInvalid(
+                f"feedback {feedback.key}: Asperion keeps feedback only in the debtor field "
+                "feedback_field names: set it in the connection's settings",
+                key=feedback.key,
+                field="feedback_field",
+            )
+        debtor, number = self._feedback_debtor(feedback, order_id)
+        line = feedback_line(feedback, number, self.settings.feedback_max_length)
+        held = debtor.get(field)
+        if feedback_replaces(line, None if held is None else str(held)):
+            body = feedback_debtor_body(debtor, field, line)
+            debtor = self.client.replace("debtors", debtor["id"], body) or debtor
+        customer_number = str(debtor["customerNumber"])
+        self._debtor_ids[customer_number] = int(debtor["id"])
+        return customer_number
+
+    def _order_kinds(self) -> tuple[OrderKind, OrderKind]:
+        """Invoices and sales orders, what order_source reads first."""
+        settings = self.settings
+        invoices = OrderKind(
+            "invoice",
+            INVOICES,
+            settings.invoice_reference_field,
+            "invoiceNumber",
+            "debtorCustomerNumber",
+        )
+        sales = OrderKind(
+            "sales order",
+            settings.sales_orders_path,
+            settings.order_reference_field,
+            "salesOrderNumber",
+            "debtorId",
+        )
+        return (sales, invoices) if settings.order_source == "sales_orders" else (invoices, sales)
+
+    @staticmethod
+    def _unless_missing(read: Callable[[], Any]) -> Any:
+        """What `read` answers; None where Asperion answers 404 (no such item, or an
+        administration without the resource)."""
+        try:
+            return read()
+        except RemoteRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _feedback_debtor(
+        self, feedback: Feedback, order_id: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The debtor (as GET gives it) the feedback is kept with, and its order's number;
+        RecordInvalid naming the field and what was looked up where none is found."""
+        number = (feedback.order_number or "").strip()
+        looked = []
+        first, other = self._order_kinds()
+        if order_id:
+            row = self._unless_missing(lambda: self.client.get(first.resource, order_id))
+            # an id of the other kind (an orders flow writing what order_source does not
+            # read) names another order: its number tells
+            if row is not None and (not number or number.casefold() in _numbers(first, row)):
+                return self._order_debtor(feedback, first, row)
+            looked.append(f"{first.noun} {order_id}" + (f" numbered {number}" if number else ""))
+        if number:
+            lookups = [(first, first.reference), (first, first.own), (other, other.reference)]
+            for kind, name in dict.fromkeys(lookups):
+                try:
+                    rows = self.client.equal(kind.resource, pascal(name), number)
+                except RemoteRejected as exc:
+                    if exc.status != 404:
+                        raise
+                    rows = []  # an administration without sales orders (inBalance)
+                if rows:
+                    return self._order_debtor(feedback, kind, rows[0])
+            filters = ", ".join(f"{k.resource} {pascal(n)}" for k, n in dict.fromkeys(lookups))
+            looked.append(f"invoice or sales order numbered {number} ({filters})")
+        if feedback.customer_key:
+            found = self.client.equal("debtors", "CustomerNumber", feedback.customer_key)
+            if found:
+                return found[0], number or None
+            looked.append(f"debtor with customer number {feedback.customer_key} (CustomerNumber)")
+        if not looked:
+            problem = "names no order number or customer key to find its debtor by"
+        else:
+            problem = "Asperion has no " + "; no ".join(looked)
+        raise RecordInvalid(
+            f"feedback {feedback.key}: {problem}",
+            key=feedback.key,
+            field="order_number" if number or not feedback.customer_key else "customer_key",
+        )
+
+    def _order_debtor(
+        self, feedback: Feedback, kind: OrderKind, row: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        """The debtor of an invoice (by customer number) or sales order (by id), and the
+        order's number (the feedback's, else the order's own)."""
+        reference = str(row.get(kind.debtor) or "").strip()
+        debtor = None
+        if reference and kind.debtor == "debtorId":
+            debtor = self._unless_missing(lambda: self.client.get("debtors", reference))
+        elif reference:
+            found = self.client.equal("debtors", "CustomerNumber", reference)
+            debtor = found[0] if found else None
+        if debtor is None:
+            raise RecordInvalid(
+                f"feedback {feedback.key}: {kind.noun} {row.get('id')} names debtor "
+                f"{reference or 'none'} ({kind.debtor}), which Asperion does not have",
+                key=feedback.key,
+                field=kind.debtor,
+            )
+        number = feedback.order_number or row.get(kind.reference) or row.get(kind.own)
+        return debtor, None if number is None else str(number)
+
+
+def _numbers(kind: OrderKind, row: Mapping[str, Any]) -> set[str]:
+    """The numbers an invoice or sales order is known by (the one the connector wrote,
+    Asperion's own), without case."""
+    return {str(row[f]).strip().casefold() for f in (kind.reference, kind.own) if row.get(f)}
 
 
 class _RunDebtors:
