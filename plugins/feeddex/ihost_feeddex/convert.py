@@ -157,7 +157,8 @@ def feedback_from_item(
     happened = {
         status: when
         for name, status in MOMENTS
-        if (when := moment(transaction.get(name))) is not None and when <= now
+        if (when := moment(transaction.get(name))) is not None
+        and (name != "expirationDate" or when <= now)
     }
     status = next((s for _, s in MOMENTS if s in happened), "entered")
     unit = transaction.get("unitId")
