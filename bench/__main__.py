@@ -8,6 +8,7 @@ from bench import (
     asperion,
     buchhaltungsbutler,
     crash,
+    feeddex,
     flows,
     foundation,
     lightspeed,
@@ -38,6 +39,7 @@ def main() -> None:
         + shopify_backfill.main()
         + asperion.main()
         + buchhaltungsbutler.main()
+        + feeddex.main()
         + lightspeed.main()
         + sap_sftp.main()
     )

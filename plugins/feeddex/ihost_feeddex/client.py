@@ -150,7 +150,11 @@ class FeeddexClient:
             auth=self.login,
             timeout=timeout,
             retries=retries,
-            limiter=RequestRate(per_second, burst=max(1, int(per_second))) if per_second else None,
+            # a burst a request short of a second's worth: the remote's bucket keeps one
+            # request of slack for the time requests take to arrive (else 429s)
+            limiter=RequestRate(per_second, burst=max(1, int(per_second) - 1))
+            if per_second
+            else None,
             name="feeddex",
             duplicate_status=duplicate_status,
             id_field=self.names["id"],
@@ -179,7 +183,8 @@ class FeeddexClient:
     def rows(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every item of a proposed list (`page`/`pageSize`, `{"items", "total"}`)."""
         paging = PageNumber(self.names["items"], page_size=PAGE_SIZE, total=self.names["total"])
-        for row in self.http.paginate("GET", path, paging, params=params or None):
+        query = self.names.outgoing(params) or None  # filters are named as fields are
+        for row in self.http.paginate("GET", path, paging, params=query):
             yield self.names.incoming(row)
 
     def post(self, path: str, body: Any) -> Any:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -32,6 +33,9 @@ from ihost_feeddex.convert import (
 log = logging.getLogger(__name__)
 
 PROPOSED = "PROPOSED: Feeddex does not document it; set what Feeddex tells you"
+#: feedback read again before the cursor: an expirationDate is a day, read as its start, so
+#: an expiry later that day than the cursor would otherwise fall before it
+OVERLAP = timedelta(days=1)
 
 
 class FeeddexSettings(BaseModel):
@@ -179,7 +183,8 @@ class FeeddexPlugin:
     @hookimpl
     def fetch_feedback(self, since: datetime | None) -> Iterator[Record | RecordInvalid]:
         """Each month's feedbackData from `feedback_months_back` months before `since` (or
-        `feedback_history_months` back) to this month; what changed at or after `since`."""
+        `feedback_history_months` back) to this month; what changed at or after `since`
+        (less OVERLAP)."""
         settings = self.settings
         today = datetime.now(self.zone).date()
         back = settings.feedback_months_back if since else settings.feedback_history_months
@@ -198,7 +203,7 @@ class FeeddexPlugin:
                 if not isinstance(f, Feedback)
                 or since is None
                 or f.updated_at is None
-                or f.updated_at >= since
+                or f.updated_at >= since - OVERLAP
             ]
             numbers = self._order_numbers(f.key for f in changed if isinstance(f, Feedback))
             for feedback in changed:
@@ -221,7 +226,7 @@ class FeeddexPlugin:
             if key in known:
                 continue
             try:
-                row = self.client.get(f"{self.settings.transactions_path}/{key}")
+                row = self.client.get(f"{self.settings.transactions_path}/{_segment(key)}")
             except RemoteRejected as exc:  # not there, or not this API: the binding may know
                 log.info("feeddex: no order number for transaction %s: %s", key, exc.summary)
                 continue
@@ -326,7 +331,7 @@ class FeeddexPlugin:
                 return customer.key
             except Duplicate:  # the code is taken: this customer, under another e-mail
                 existing_id = customer.key
-        self.client.put(f"{path}/{existing_id}", {**body, "customerCode": existing_id})
+        self.client.put(f"{path}/{_segment(existing_id)}", {**body, "customerCode": existing_id})
         return existing_id
 
     # --- products and stock (only where a setting names the endpoint) ---------------------
@@ -350,14 +355,20 @@ class FeeddexPlugin:
 
     @hookimpl
     def upsert_product(self, product: Product, existing_id: str | None, update_info: bool) -> str:
-        self.client.put(f"{self._path('products')}/{product.sku}", product_body(product))
+        self.client.put(f"{self._path('products')}/{_segment(product.sku)}", product_body(product))
         return product.sku
 
     @hookimpl
     def push_stock(self, levels: list[StockLevel]) -> None:
         path = self._path("stock")
         for level in levels:
-            self.client.put(f"{path}/{level.sku}", stock_body(level))
+            self.client.put(f"{path}/{_segment(level.sku)}", stock_body(level))
+
+
+def _segment(value: str) -> str:
+    """A key (SKU, customer code, id) as one path segment: "#", "?", "/" and spaces
+    encoded, so that the key is not cut off as a fragment, a query or another path."""
+    return quote(value, safe="")
 
 
 def _items(answer: dict[str, Any]) -> list[Any]:
