@@ -33,7 +33,7 @@ from host.vocabulary import OrderType as OrderType  # re-exported: flows name it
 
 def _refuse_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError(f"{value!r} is a float; give money and quantities as Decimal or a string")
+        raise ValueError("a float; give money and quantities as Decimal or a string")
     return value
 
 
@@ -293,7 +293,9 @@ class Feedback(Record):
 
     order_key: str | None = None
     order_number: str | None = None
-    unit: str | None = Field(None, description="the branch, shop or location it is for")
+    unit: str | None = Field(
+        None, max_length=255, description="the branch, shop or location it is for"
+    )
     customer_key: str | None = Field(None, description="the customer's key it was entered with")
     status: FeedbackStatus
     score: Annotated[Decimal, BeforeValidator(_refuse_float), Field(ge=0, le=100)] | None = Field(

@@ -284,6 +284,8 @@ class Runner:
         self._newest = newest
         if not units:
             return
+        if len(units) > 1:
+            units = self._latest_copies(units)
         bound = self.store.get_bindings(
             flow.ctx.source.name,
             flow.ctx.target.name,
@@ -322,6 +324,18 @@ class Runner:
             put(self, unit)
         waiting = writes.waiting()
         self._resolve_letters(k for k in sources if k not in waiting)
+
+    def _latest_copies(self, units: list[Unit]) -> list[Unit]:
+        """The units of a chunk, each key once: a record the source yielded twice (a
+        feedback read as sent, then as completed) is written as its last copy; the earlier
+        ones are skipped, so that a stale copy never goes over the latest."""
+        latest = {unit.key: unit for unit in units}
+        if len(latest) == len(units):
+            return units
+        for unit in units:
+            if latest[unit.key] is not unit:
+                self.report.add(unit.key, "skipped", reason="read again later in this run")
+        return list(latest.values())
 
     def _validator(self) -> Callable[..., Any] | None:
         """The target's validate_record hook, when its connector implements one."""
@@ -650,7 +664,7 @@ def describe(exc: BaseException, kind: str, key: str) -> str:
 
 def _noun(kind: str) -> str:
     """What one record of an entity is called: "order", "customer", "stock level"."""
-    return kind[:-1] if kind != "stock" else "stock level"
+    return {"stock": "stock level", "feedback": "feedback"}.get(kind) or kind.removesuffix("s")
 
 
 def _summary(exc: BaseException) -> str:

@@ -37,7 +37,9 @@ class FeedbackFlow(_OrderAttached):
         order_id = self.target_order_id(feedback)
         target_id = self.ctx.target.hook.write_feedback(feedback=feedback, order_id=order_id)
         action: Action = "created" if unit.binding is None else "updated"
-        reason = None if order_id else f"order {feedback.order_number} found by number"
+        reason = None
+        if order_id is None and feedback.order_number:
+            reason = f"order {feedback.order_number} found by number"
         return Outcome(action, str(target_id), reason)
 
     def fingerprint(self, unit: Unit) -> str:

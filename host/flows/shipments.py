@@ -23,12 +23,16 @@ class _OrderAttached(Flow):
         return CreateOnce()
 
     def target_order_id(self, record: Any) -> str | None:
-        """The target's id of the record's order, from orders bindings either way."""
+        """The target's id of the record's order, from orders bindings either way: the
+        orders this source sent the target are bound by their key (an order number is never
+        taken for a key: it may be another order's); those the target sent this source by
+        the id they got here, which may be the record's order key or number."""
         store, source, target = self.ctx.store, self.ctx.source.name, self.ctx.target.name
-        for ref in dict.fromkeys(r for r in (record.order_key, record.order_number) if r):
-            forward = store.get_binding(source, target, "orders", ref)
+        if record.order_key:
+            forward = store.get_binding(source, target, "orders", record.order_key)
             if forward is not None:
                 return forward.target_id
+        for ref in dict.fromkeys(r for r in (record.order_key, record.order_number) if r):
             backward = store.find_order_binding_by_target(target, source, ref)
             if backward is not None:
                 return backward.source_key

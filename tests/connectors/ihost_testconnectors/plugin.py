@@ -284,11 +284,19 @@ class FeedbackSource:
 class FeedbackTarget:
     @hookimpl
     def write_feedback(self, feedback: Feedback, order_id: str | None) -> str:
-        """Kept with the order (by number when no binding names it), replaced by key."""
+        """Kept with the order (by number when no binding names it), else with the
+        customer; replaced by key."""
         if order_id is None and feedback.order_number is not None:
             order_id = _order_by_number(self, feedback, order_id)
+        if order_id is None and not feedback.customer_key:
+            raise RecordInvalid(
+                f"feedback {feedback.key} names no order and no customer to keep it with",
+                key=feedback.key,
+                field="order_number",
+            )
         body = {**self._native(feedback), "order_id": order_id, "source_key": feedback.key}
-        kept = self._search("feedback", "source_key", [feedback.key])
+        # every row read and matched whole: a search takes values separated by commas
+        kept = [r for r in self._pages("feedback", None) if r.get("source_key") == feedback.key]
         if kept:
             return self._update("feedback", str(kept[0]["id"]), body)
         return self._create("feedback", body, idempotency_key=f"feedback-{feedback.key}")
