@@ -77,17 +77,9 @@ def from_local(text: Any) -> datetime | None:
 def changed_at(row: Mapping[str, Any], field: str = "dateLastChange") -> datetime | None:
     """The moment of `field` of an item; Malformed when it is no date-time, or lies in
     the future."""
-    value = row.get(field)
-    if value is None or value == "":
-        return None
-    try:
-        moment = from_local(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise Malformed(field, value, "is not a date-time")
-    if moment > datetime.now(timezone.utc) + FUTURE:
-        raise Malformed(field, value, "lies in the future")
+    moment = _date_of(row, field, "is not a date-time")
+    if moment is not None and moment > datetime.now(timezone.utc) + FUTURE:
+        raise Malformed(field, row.get(field), "lies in the future")
     return moment
 
 
@@ -682,9 +674,9 @@ def status_filter(
     return natives[0] if len(natives) == 1 else None
 
 
-def _date_of(row: Mapping[str, Any], field: str) -> datetime | None:
+def _date_of(row: Mapping[str, Any], field: str, problem: str = "is not a date") -> datetime | None:
     """A date or date-time field of an item (Amsterdam local) in UTC; None when empty;
-    Malformed when it is neither."""
+    Malformed (`problem`) when it is neither."""
     value = row.get(field)
     if value is None or value == "":
         return None
@@ -693,7 +685,7 @@ def _date_of(row: Mapping[str, Any], field: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        raise Malformed(field, value, "is not a date")
+        raise Malformed(field, value, problem)
     return moment
 
 

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from host.demo import DemoFlow, DemoPair, Sandboxes, seed_shopify_shop
+from ihost_feeddex.sandbox import FeeddexSandbox
 
 #: the Asperion debtor free field the feedback is written into
 FEEDBACK_FIELD = "comments"
@@ -89,7 +90,9 @@ def seed_asperion(sandboxes: Sandboxes) -> None:
 
 def _customers_answer(sandboxes: Sandboxes) -> None:
     """Four days pass at Feeddex: invitations go out, most customers answer."""
-    sandboxes["feeddex"].advance(4)
+    feeddex = sandboxes["feeddex"]
+    assert isinstance(feeddex, FeeddexSandbox)
+    feeddex.advance(4)
 
 
 def _feedback_in_asperion(sandboxes: Sandboxes) -> list[str]:

@@ -6,7 +6,6 @@ expired); products and stock only where a setting names the endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,32 +20,6 @@ from ihost_shopify.sandbox import ShopifySandbox
 from ihost_testconnectors.sandbox import RecordSandbox
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
-
-@pytest.fixture
-def feeddex() -> Iterator[FeeddexSandbox]:
-    with FeeddexSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def shopify() -> Iterator[ShopifySandbox]:
-    with ShopifySandbox(restore_rate=2000) as running:
-        yield running
-
-
-@pytest.fixture
-def testshop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def testerp() -> Iterator[RecordSandbox]:
-    """An ERP (testerp) that knows article SKU-1."""
-    with RecordSandbox() as running:
-        running.seed("products", [product("SKU-1")])
-        yield running
 
 
 def flow(name: str, kind: str, source: str, target: str, settings: str = "") -> str:

@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -38,25 +37,6 @@ ORDERS = '[flows.orders]\nkind = "orders"\nsource = "shop"\ntarget = "fx"\n'
 FEEDBACK = '[flows.feedback]\nkind = "feedback"\nsource = "fx"\ntarget = "erp"\n'
 #: retries without waiting, and a remote given up on at once: a hanging one fails fast
 FAST = "[flows.orders.settings]\nretry_backoff = 0\nunavailable_after = 1\n"
-
-
-@pytest.fixture
-def feeddex() -> Iterator[FeeddexSandbox]:
-    with FeeddexSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def testshop() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def testerp() -> Iterator[RecordSandbox]:
-    with RecordSandbox() as running:
-        running.seed("products", [product("SKU-1")])
-        yield running
 
 
 def setup(
