@@ -272,7 +272,11 @@ def test_a_tiny_bucket_and_the_burst_limiter_never_surface_a_429(
         assert result.code == 0, result.output
         assert "429" not in result.output and "rate" not in result.err.lower()
     assert len(erp.dump("products")) == 303
-    assert pos.throttled == 0
+    # the client spaces what it sends; the sandbox counts what arrives in fixed windows: on
+    # a loaded machine (CI, the suite beside other work) a request held up on its way can
+    # land in the next window, and its 429 is waited out unseen. Without the burst limiter
+    # the run meets six; with it, none or a stray one (it failed once at == 0 in CI)
+    assert pos.throttled <= 2
 
 
 def test_a_429_answered_anyway_is_waited_out(
