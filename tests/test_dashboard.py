@@ -39,6 +39,11 @@ def test_flows_runs_dead_letters_and_matrix(
     run = httpx.get(f"{base}/runs/{run_id}").text
     assert ">1<" in run and "created" in run and "SKU SKU-9 not found in erp" in run
 
+    (orders,) = httpx.get(f"{base}/api/flows").json()
+    assert orders["open_letters"] == 1 and orders["next_run"] is not None
+    assert len(orders["attention"]) == 2 and orders["attention"][1] == "its last run failed"
+    assert re.fullmatch(r"1 open dead letter, the oldest \d+ s old", orders["attention"][0])
+    assert 'class="attention failed"' in httpx.get(base).text  # red while a person is needed
     letters = httpx.get(f"{base}/api/deadletters").json()
     (letter,) = letters
     assert letter["record_key"] == "2" and "payload" not in letter
@@ -48,6 +53,10 @@ def test_flows_runs_dead_letters_and_matrix(
     assert f"dead letter {letter['id']}: resolved" in answer.text
     assert httpx.get(f"{base}/api/deadletters").json() == []
     assert {o["number"] for o in erp.dump("orders")} == {"1001", "1002"}
+    # retried and resolved: the retry is the flow's last run; nothing needs a person
+    (orders,) = httpx.get(f"{base}/api/flows").json()
+    assert orders["open_letters"] == 0 and orders["attention"] == []
+    assert 'class="attention ok"' in httpx.get(base).text
 
     assert "testshop" in httpx.get(f"{base}/matrix").text
     assert httpx.get(f"{base}/api/matrix").json()["pairs"]
@@ -177,3 +186,22 @@ def test_feedback_page_shows_each_orders_latest_feedback(tmp_path: Path) -> None
             assert "Webshop" in page and "c-secret-1" not in page  # no customer keys shown
         finally:
             stop(process)
+
+
+def test_a_scheduled_flow_that_did_not_run_needs_a_person() -> None:
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from host.daemon.web import _needs_a_person
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    flow = SimpleNamespace(enabled=True, schedule="every 5m")
+    recent = {"status": "ok", "started_at": now - timedelta(minutes=4)}
+    assert _needs_a_person(flow, recent, [], False, now) == []
+    stale = {"status": "ok", "started_at": now - timedelta(hours=3)}
+    assert _needs_a_person(flow, stale, [], False, now) == [
+        "has not run when it should have: due 2 h ago"
+    ]
+    assert _needs_a_person(flow, stale, [], True, now) == []  # running now
+    off = SimpleNamespace(enabled=False, schedule="every 5m")
+    assert _needs_a_person(off, stale, [], False, now) == []

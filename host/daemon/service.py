@@ -281,6 +281,11 @@ class Daemon:
         """Whether `stop()` was asked."""
         return self._stopping.is_set()
 
+    def next_run(self, name: str) -> datetime | None:
+        """When flow `name` runs next on its schedule; None when it has none (or is off)."""
+        with self._lock:
+            return self._due.get(name)
+
     def running(self) -> set[str]:
         """The flows running now."""
         with self._lock:

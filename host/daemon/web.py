@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,6 +35,7 @@ from host import __version__
 from host.deadletters import next_retry, retry
 from host.errors import AuthError, FlowBusy
 from host.matrix import build_matrix, render_html
+from host.schedule import Schedule
 from host.secrets import redact
 from host.store import DeadLetter
 
@@ -48,6 +49,39 @@ COOKIE = "ihost_token"
 SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
+
+
+#: how late a scheduled run may be before the flows page says it has not run
+LATE = timedelta(minutes=2)
+
+
+def _age(seconds: float) -> str:
+    """ "40 s", "12 min", "5 h", "3 days"."""
+    for size, unit in ((86_400, "days"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+def _needs_a_person(
+    flow: Any, last: dict[str, Any] | None, letters: list[DeadLetter], running: bool, now: datetime
+) -> list[str]:
+    """Why a flow needs a person, one line each; none when it does not: open dead letters
+    (with the oldest's age), a last run that failed or stopped, a scheduled run that did
+    not happen."""
+    found = []
+    if letters:
+        oldest = min(d.created_at for d in letters)
+        count = f"{len(letters)} open dead letter" + ("s" if len(letters) > 1 else "")
+        found.append(f"{count}, the oldest {_age((now - oldest).total_seconds())} old")
+    if last is not None and last["status"] in ("failed", "aborted", "stopped"):
+        found.append(f"its last run {last['status']}")
+    if flow.enabled and flow.schedule and last is not None and not running:
+        due = Schedule.parse(flow.schedule).next_after(last["started_at"])
+        if due + LATE < now:
+            late = _age((now - due).total_seconds())
+            found.append(f"has not run when it should have: due {late} ago")
+    return found
 
 
 def host_names(daemon: Daemon) -> set[str] | None:
@@ -155,13 +189,17 @@ def build_app(daemon: Daemon) -> FastAPI:
     def flows() -> list[dict[str, Any]]:
         db = daemon.store
         rows: list[dict[str, Any]] = []
-        letters = Counter(letter.flow for letter in db.list_dead_letters())
+        now = datetime.now(timezone.utc)
+        letters: dict[str, list[DeadLetter]] = {}
+        for letter in db.list_dead_letters():
+            letters.setdefault(letter.flow, []).append(letter)
+        running = daemon.running()
         for name, flow in daemon.config.flows.items():
             runs = db.list_runs(name, limit=1)
             last = runs[0] if runs else None
-            status = (
-                "running" if name in daemon.running() else (last["status"] if last else "never run")
-            )
+            status = "running" if name in running else (last["status"] if last else "never run")
+            open_letters = letters.get(name, [])
+            attention = _needs_a_person(flow, last, open_letters, name in running, now)
             rows.append(
                 {
                     "name": name,
@@ -172,7 +210,10 @@ def build_app(daemon: Daemon) -> FastAPI:
                     "enabled": flow.enabled,
                     "status": status,
                     "last": last,
-                    "open_letters": letters.get(name, 0),
+                    "open_letters": len(open_letters),
+                    "oldest_letter": min((d.created_at for d in open_letters), default=None),
+                    "next_run": daemon.next_run(name),
+                    "attention": attention,
                     "letter_retries": flow.flow_settings.dead_letter_retries,
                     "letter_wait": flow.flow_settings.dead_letter_wait_minutes,
                 }
