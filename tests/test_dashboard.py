@@ -205,3 +205,24 @@ def test_a_scheduled_flow_that_did_not_run_needs_a_person() -> None:
     assert _needs_a_person(flow, stale, [], True, now) == []  # running now
     off = SimpleNamespace(enabled=False, schedule="every 5m")
     assert _needs_a_person(off, stale, [], False, now) == []
+
+
+def test_runs_history_pages_and_filters(daemon: tuple[str, RecordSandbox, RecordSandbox]) -> None:
+    base, _, erp = daemon
+    assert wait_for(lambda: httpx.get(f"{base}/api/flows").json()[0]["status"] == "failed")
+    erp.seed("products", [product("SKU-9")])  # the next run writes the waiting order
+    httpx.post(f"{base}/api/flows/orders/run")
+    assert wait_for(lambda: len(httpx.get(f"{base}/api/runs").json()) == 2)
+    assert wait_for(lambda: httpx.get(f"{base}/api/runs").json()[0]["status"] == "ok")
+    newest, first = httpx.get(f"{base}/api/runs").json()
+    assert [r["id"] for r in httpx.get(f"{base}/api/runs?limit=1&offset=1").json()] == [first["id"]]
+    failed = httpx.get(f"{base}/api/runs?status=failed").json()
+    assert [r["id"] for r in failed] == [first["id"]]
+    assert httpx.get(f"{base}/api/runs?since=2999-01-01T00:00:00").json() == []
+    assert httpx.get(f"{base}/api/runs?limit=0").status_code == 422
+    page = httpx.get(f"{base}/runs?status=ok").text
+    assert f'data-run="{newest["id"]}"' in page and f'data-run="{first["id"]}"' not in page
+    assert "<option selected>ok</option>" in page
+    older = httpx.get(f"{base}/runs?offset=1").text
+    assert f'data-run="{first["id"]}"' in older and 'id="newer"' in older
+    assert httpx.get(f"{base}/runs?since=yesterday").status_code == 400

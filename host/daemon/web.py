@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry, generate_latest
@@ -49,6 +49,23 @@ COOKIE = "ihost_token"
 SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
+
+
+#: runs on a page of /runs; the most /api/runs answers at once
+PAGE, MAX_PAGE = 50, 500
+RUN_STATUSES = ("running", "ok", "failed", "aborted", "stopped")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A moment in UTC; one without a zone is taken as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def _day(value: str | None) -> datetime | None:
+    """The start (UTC) of day `value` (YYYY-MM-DD); None for none."""
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else None
 
 
 #: how late a scheduled run may be before the flows page says it has not run
@@ -264,6 +281,55 @@ def build_app(daemon: Daemon) -> FastAPI:
         daemon.trigger(name)
         return RedirectResponse("/", status_code=303)
 
+    def runs_page(
+        flow: str | None,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        return daemon.store.list_runs(
+            flow or None,
+            limit,
+            offset=offset,
+            status=status or None,
+            since=_utc(since),
+            until=_utc(until),
+        )
+
+    @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+    def page_runs(
+        request: Request,
+        flow: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = Query(0, ge=0),
+    ) -> Any:
+        try:
+            start, end = (_day(value) for value in (since, until))
+        except ValueError:
+            raise HTTPException(400, "since and until are days: YYYY-MM-DD") from None
+        found = runs_page(flow, status, start, end, PAGE + 1, offset)
+        filters = {"flow": flow or "", "status": status or "", "since": since or ""}
+        filters["until"] = until or ""
+        return TEMPLATES.TemplateResponse(
+            request,
+            "runs.html",
+            {
+                "title": "Runs",
+                "runs": found[:PAGE],
+                "flows": sorted(daemon.config.flows),
+                "statuses": RUN_STATUSES,
+                "filters": filters,
+                "query": urlencode({k: v for k, v in filters.items() if v}),
+                "offset": offset,
+                "page": PAGE,
+                "more": len(found) > PAGE,
+            },
+        )
+
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def page_run(request: Request, run_id: int) -> Any:
         run, events = run_detail(run_id)
@@ -342,9 +408,18 @@ def build_app(daemon: Daemon) -> FastAPI:
         return {"flow": name, "started": daemon.trigger(name)}
 
     @app.get("/api/runs", tags=["runs"])
-    def api_runs(flow: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        """Recent runs, newest first."""
-        return daemon.store.list_runs(flow, limit=limit)
+    def api_runs(
+        flow: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = Query(20, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, a page at a time (`limit` after `offset`): of one flow, with
+        one status (ok, failed, aborted, stopped, running), started from `since` and before
+        `until` (ISO 8601; a time without a zone is UTC)."""
+        return runs_page(flow, status, since, until, limit, offset)
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
     def api_run(run_id: int) -> dict[str, Any]:

@@ -527,10 +527,27 @@ class Store:
             row = db.execute(sa.select(runs).where(runs.c.id == run_id)).first()
         return dict(row._mapping) if row else None
 
-    def list_runs(self, flow: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+    def list_runs(
+        self,
+        flow: str | None = None,
+        limit: int = 20,
+        *,
+        offset: int = 0,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first: of `flow`, with `status`, started from `since` and before
+        `until` (each when given), `limit` of them after the first `offset`."""
+        query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit).offset(offset)
         if flow:
             query = query.where(runs.c.flow == flow)
+        if status:
+            query = query.where(runs.c.status == status)
+        if since is not None:
+            query = query.where(runs.c.started_at >= since)
+        if until is not None:
+            query = query.where(runs.c.started_at < until)
         with self.transaction(write=False) as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
