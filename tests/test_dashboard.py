@@ -58,7 +58,10 @@ def test_flows_runs_dead_letters_and_matrix(
     assert orders["open_letters"] == 0 and orders["attention"] == []
     assert 'class="attention ok"' in httpx.get(base).text
 
-    assert "testshop" in httpx.get(f"{base}/matrix").text
+    matrix = httpx.get(f"{base}/matrix").text
+    assert "testshop" in matrix and 'href="/deadletters"' in matrix  # in the dashboard
+    # the reasons are on the page, not only in tooltips
+    assert "<li>testshop → testerp: partial: variants flattened: target has no variants" in matrix
     assert httpx.get(f"{base}/api/matrix").json()["pairs"]
     paths = httpx.get(f"{base}/openapi.json").json()["paths"]
     assert {"/api/flows", "/api/runs", "/api/deadletters"} <= set(paths)
@@ -140,6 +143,11 @@ def test_token_guards_everything_but_health_and_webhooks(tmp_path: Path) -> None
             cookie = signed_in.cookies.get("ihost_token")
             page = httpx.get(base, cookies={"ihost_token": cookie})
             assert page.status_code == 200 and "dash-token-42" not in page.text
+            assert 'action="/logout"' in page.text  # sign-out on every page
+            out = httpx.post(f"{base}/logout", cookies={"ihost_token": cookie})
+            assert out.status_code == 303 and out.headers["location"] == "/login"
+            gone = out.headers["set-cookie"]  # the browser is told to forget the token
+            assert gone.startswith('ihost_token=""') and "Max-Age=0" in gone
             assert (
                 httpx.post(f"{base}/webhooks/shop", content=b"{}").status_code == 401
             )  # signature

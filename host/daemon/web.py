@@ -34,10 +34,11 @@ from starlette.concurrency import run_in_threadpool
 from host import __version__
 from host.deadletters import next_retry, retry
 from host.errors import AuthError, FlowBusy
-from host.matrix import build_matrix, render_html
+from host.matrix import build_matrix
 from host.schedule import Schedule
 from host.secrets import redact
 from host.store import DeadLetter
+from host.vocabulary import ENTITIES
 
 if TYPE_CHECKING:
     from host.daemon.service import Daemon
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 OPEN = ("/healthz", "/login")
 COOKIE = "ihost_token"
+TEMPLATES.env.globals["cookie"] = COOKIE
 SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -54,6 +56,14 @@ WILDCARDS = ("0.0.0.0", "::", "")
 #: runs on a page of /runs; the most /api/runs answers at once
 PAGE, MAX_PAGE = 50, 500
 RUN_STATUSES = ("running", "ok", "failed", "aborted", "stopped")
+
+
+def _explained(pair: dict[str, Any], pairs: dict[tuple[str, str], Any]) -> bool:
+    """Whether an unsupported pair is worth its line: one side can do the flow with another
+    connector, or a connector says why it cannot (not every pair of strangers)."""
+    reads = any(p["status"] != "unsupported" for (s, _), p in pairs.items() if s == pair["source"])
+    writes = any(p["status"] != "unsupported" for (_, t), p in pairs.items() if t == pair["target"])
+    return (reads or writes) and any(": " in note for note in pair["notes"])
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -372,14 +382,32 @@ def build_app(daemon: Daemon) -> FastAPI:
         )
 
     @app.get("/matrix", response_class=HTMLResponse, include_in_schema=False)
-    def page_matrix() -> Any:
-        return render_html(build_matrix(list(daemon.registry)))
+    def page_matrix(request: Request) -> Any:
+        data = build_matrix(list(daemon.registry))
+        names = [p["name"] for p in data["plugins"] if p["error"] is None]
+        tables = []
+        for kind in ENTITIES:
+            pairs = {(p["source"], p["target"]): p for p in data["pairs"] if p["flow"] == kind}
+            notes = [p for p in pairs.values() if p["status"] == "partial"]
+            notes += [
+                p for p in pairs.values() if p["status"] == "unsupported" and _explained(p, pairs)
+            ]
+            tables.append({"flow": kind, "pairs": pairs, "notes": notes})
+        return TEMPLATES.TemplateResponse(
+            request, "matrix.html", {"title": "Matrix", "names": names, "tables": tables}
+        )
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def page_login(request: Request) -> Any:
         return TEMPLATES.TemplateResponse(
             request, "login.html", {"title": "Sign in", "failed": False}
         )
+
+    @app.post("/logout", include_in_schema=False)
+    def page_sign_out() -> Any:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, httponly=True, samesite="strict")
+        return response
 
     @app.post("/login", include_in_schema=False)
     async def page_sign_in(request: Request) -> Any:
