@@ -234,3 +234,55 @@ def test_runs_history_pages_and_filters(daemon: tuple[str, RecordSandbox, Record
     older = httpx.get(f"{base}/runs?offset=1").text
     assert f'data-run="{first["id"]}"' in older and 'id="newer"' in older
     assert httpx.get(f"{base}/runs?since=yesterday").status_code == 400
+
+
+def test_dead_letters_filter_and_act_in_bulk(tmp_path: Path) -> None:
+    with RecordSandbox() as shop, RecordSandbox() as erp:
+        erp.seed("products", [product("SKU-1")])
+        shop.seed(
+            "orders",
+            [
+                order("1", "1001"),
+                order("2", "1002", skus=("SKU-9",)),
+                order("3", "1003", skus=("SKU-8",)),
+                order("4", "1004", skus=("SKU-7",)),
+            ],
+        )
+        port = free_port()
+        process = start(config(tmp_path, shop, erp, "every 1h"), port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            assert wait_for(lambda: len(httpx.get(f"{base}/api/deadletters").json()) == 3)
+            ids = {d["record_key"]: d["id"] for d in httpx.get(f"{base}/api/deadletters").json()}
+            assert httpx.get(f"{base}/api/deadletters?flow=orders").json() != []
+            assert httpx.get(f"{base}/api/deadletters?flow=other").json() == []
+            assert httpx.get(f"{base}/api/deadletters?older_than=1").json() == []  # minutes old
+            page = httpx.get(f"{base}/deadletters?flow=orders").text
+            assert all(f'data-letter="{i}"' in page for i in ids.values())
+            assert 'name="id"' in page and "first failed (UTC)" in page
+
+            erp.seed("products", [product("SKU-9"), product("SKU-8")])  # two can go now
+            form = f"action=retry&id={ids['2']}&id={ids['3']}"
+            done = httpx.post(
+                f"{base}/deadletters/bulk",
+                content=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                follow_redirects=True,
+            )
+            assert f"dead letter {ids['2']}: resolved" in done.text
+            assert f"dead letter {ids['3']}: resolved" in done.text
+            (left,) = httpx.get(f"{base}/api/deadletters").json()
+            assert left["record_key"] == "4"
+            httpx.post(
+                f"{base}/deadletters/bulk",
+                content=f"action=resolve&id={ids['4']}",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            resolved = httpx.get(f"{base}/api/deadletters?status=resolved").json()
+            assert sorted(d["record_key"] for d in resolved) == ["2", "3", "4"]
+            assert all(d["resolved_at"] for d in resolved)
+            listed = httpx.get(f"{base}/deadletters?status=resolved").text
+            assert listed.count('class="resolved"') == 3 and "resolved 20" in listed
+            assert httpx.get(f"{base}/api/deadletters?status=gone").status_code == 400
+        finally:
+            stop(process)

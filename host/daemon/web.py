@@ -53,6 +53,7 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
+LETTER_STATUSES = ("open", "resolved", "all")
 #: runs on a page of /runs; the most /api/runs answers at once
 PAGE, MAX_PAGE = 50, 500
 RUN_STATUSES = ("running", "ok", "failed", "aborted", "stopped")
@@ -350,8 +351,14 @@ def build_app(daemon: Daemon) -> FastAPI:
         )
 
     @app.get("/deadletters", response_class=HTMLResponse, include_in_schema=False)
-    def page_letters(request: Request, message: str | None = None) -> Any:
-        letters = daemon.store.list_dead_letters()
+    def page_letters(
+        request: Request,
+        message: str | None = None,
+        flow: str | None = None,
+        status: str = "open",
+        older_than: float | None = Query(None, ge=0),
+    ) -> Any:
+        letters = filtered_letters(flow, status, older_than)
         upcoming = {d.id: next_retry_of(d) for d in letters}
         return TEMPLATES.TemplateResponse(
             request,
@@ -361,8 +368,37 @@ def build_app(daemon: Daemon) -> FastAPI:
                 "letters": letters,
                 "message": message,
                 "next_retry": upcoming,
+                "flows": sorted(daemon.config.flows),
+                "filters": {"flow": flow or "", "status": status, "older_than": older_than},
             },
         )
+
+    def filtered_letters(
+        flow: str | None, status: str, older_than: float | None
+    ) -> list[DeadLetter]:
+        if status not in LETTER_STATUSES:
+            raise HTTPException(400, f"status is one of {', '.join(LETTER_STATUSES)}")
+        letters = daemon.store.list_dead_letters(
+            status=None if status == "all" else status, flow=flow or None
+        )
+        if older_than:
+            oldest = datetime.now(timezone.utc) - timedelta(hours=older_than)
+            letters = [d for d in letters if d.created_at <= oldest]
+        return letters
+
+    @app.post("/deadletters/bulk", include_in_schema=False)
+    async def page_letters_bulk(request: Request) -> Any:
+        form = parse_qs((await request.body()).decode())
+        action = (form.get("action") or [""])[0]
+        if action not in ("retry", "resolve"):
+            raise HTTPException(400, "action is retry or resolve")
+        ids = [int(value) for value in form.get("id", []) if value.isdigit()]
+        if not ids:
+            message = "no dead letter was chosen"
+        else:
+            done = [await run_in_threadpool(letter_action, i, action) for i in ids]
+            message = "; ".join(done)
+        return RedirectResponse(f"/deadletters?{urlencode({'message': message})}", 303)
 
     @app.post("/deadletters/{letter_id}/{action}", include_in_schema=False)
     def page_letter_action(letter_id: int, action: str) -> Any:
@@ -456,9 +492,15 @@ def build_app(daemon: Daemon) -> FastAPI:
         return {**run, "events": events}
 
     @app.get("/api/deadletters", tags=["dead letters"])
-    def api_letters(all: bool = False) -> list[dict[str, Any]]:
-        """Dead letters (open ones unless all=true), without their payloads."""
-        letters = daemon.store.list_dead_letters(status=None if all else "open")
+    def api_letters(
+        all: bool = False,
+        flow: str | None = None,
+        status: str | None = None,
+        older_than: float | None = Query(None, ge=0),
+    ) -> list[dict[str, Any]]:
+        """Dead letters without their payloads: open ones, unless all=true or status
+        (open, resolved, all); of one flow; first failed at least `older_than` hours ago."""
+        letters = filtered_letters(flow, status or ("all" if all else "open"), older_than)
         return [
             {
                 **{k: v for k, v in vars(d).items() if k != "payload"},
