@@ -63,6 +63,10 @@ def test_flows_runs_dead_letters_and_matrix(
     # the reasons are on the page, not only in tooltips
     assert "<li>testshop → testerp: partial: variants flattened: target has no variants" in matrix
     assert httpx.get(f"{base}/api/matrix").json()["pairs"]
+    docs = httpx.get(f"{base}/docs").text  # Swagger UI from the daemon itself: no network
+    assert "cdn" not in docs.lower() and "/static-offline-docs/swagger-ui-bundle.js" in docs
+    bundle = httpx.get(f"{base}/static-offline-docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
     paths = httpx.get(f"{base}/openapi.json").json()["paths"]
     assert {"/api/flows", "/api/runs", "/api/deadletters"} <= set(paths)
     assert httpx.post(f"{base}/api/flows/orders/run").json()["flow"] == "orders"

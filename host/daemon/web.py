@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from starlette.concurrency import run_in_threadpool
@@ -131,7 +132,7 @@ def _name(authority: str) -> str:
 
 def build_app(daemon: Daemon) -> FastAPI:
     """The FastAPI application of one daemon."""
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with Swagger UI's files served here: no CDN, works offline
         title="ihost",
         version=__version__,
         description="Flows, runs, dead letters and the compatibility matrix.",
