@@ -441,6 +441,22 @@ class Transaction:
     expiration_date: str | None = None
     scores: dict[str, Any] | None = None
 
+    @classmethod
+    def entered(cls, number: int, row: Mapping[str, Any], **state: Any) -> Transaction:
+        """Transaction `number` from a validated body (`row`), in `state` (status and
+        moments)."""
+        return cls(
+            id=number,
+            external_id=row["externalId"],
+            date=row["date"],
+            unit_id=row["unitId"],
+            customer_code=row["customerCode"],
+            customer=row["customer"],
+            order_lines=row["orderLines"],
+            delay=row["sendInvitationAfterDays"],
+            **state,
+        )
+
     def core(self) -> dict[str, Any]:
         """The `transaction` object of feedbackData: moments absent until they happen."""
         out: dict[str, Any] = {
@@ -804,15 +820,9 @@ class FeeddexSandbox(Sandbox):
             entered_on = (
                 sent_on - timedelta(days=row["sendInvitationAfterDays"]) if sent_on else now
             )
-        t = Transaction(
-            id=number,
-            external_id=row["externalId"],
-            date=row["date"],
-            unit_id=row["unitId"],
-            customer_code=row["customerCode"],
-            customer=row["customer"],
-            order_lines=row["orderLines"],
-            delay=row["sendInvitationAfterDays"],
+        t = Transaction.entered(
+            number,
+            row,
             status=status,
             entered_on=entered_on,
             sent_on=sent_on,
@@ -1019,17 +1029,8 @@ class FeeddexSandbox(Sandbox):
         answers = []
         for row in rows:
             number = max(self._transactions, default=0) + 1
-            self._transactions[number] = Transaction(
-                id=number,
-                external_id=row["externalId"],
-                date=row["date"],
-                unit_id=row["unitId"],
-                customer_code=row["customerCode"],
-                customer=row["customer"],
-                order_lines=row["orderLines"],
-                delay=row["sendInvitationAfterDays"],
-                status=ENTERED,
-                entered_on=now,
+            self._transactions[number] = Transaction.entered(
+                number, row, status=ENTERED, entered_on=now
             )
             answers.append({"id": number, "externalId": row["externalId"], "status": ENTERED})
         return 201, answers[0] if single else answers
