@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 OPEN = ("/healthz", "/login")
 COOKIE = "ihost_token"
-TEMPLATES.env.globals["cookie"] = COOKIE
 SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -439,12 +438,6 @@ def build_app(daemon: Daemon) -> FastAPI:
         return TEMPLATES.TemplateResponse(
             request, "login.html", {"title": "Sign in", "failed": False}
         )
-
-    @app.post("/logout", include_in_schema=False)
-    def page_sign_out() -> Any:
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE, httponly=True, samesite="strict")
-        return response
 
     @app.post("/login", include_in_schema=False)
     async def page_sign_in(request: Request) -> Any:
