@@ -506,6 +506,8 @@ def _letter_dict(letter: Any, payload: bool = False) -> dict[str, Any]:
         "created_at": letter.created_at.isoformat(),
         "updated_at": letter.updated_at.isoformat(),
         "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
+        "resolved_by": letter.resolved_by,
+        "kind": letter.kind,
     }
     if payload:
         data["detail"] = letter.detail  # the remote's own words, purged with the payload
@@ -602,8 +604,10 @@ def retry_letters(obj: Context, letter_ids: tuple[int, ...], flow: str | None) -
 def resolve_letters(obj: Context, letter_ids: tuple[int, ...]) -> None:
     """Mark dead letters resolved without writing them (you fixed it by hand)."""
     _, store = _store(obj)
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    by = "resolved by hand: ihost deadletters resolve" + (f" (user {user})" if user else "")
     for letter_id in letter_ids:
-        if store.resolve_dead_letters(letter_id=letter_id):
+        if store.resolve_dead_letters(letter_id=letter_id, by=by):
             click.echo(f"dead letter {letter_id}: resolved")
         else:
             raise ConfigError(f"no open dead letter {letter_id}")
@@ -659,6 +663,38 @@ def logs(obj: Context, flow: str | None, run_id: int | None, limit: int, as_json
                 e["message"] or "",
             ]
             click.echo("  " + " ".join(p for p in parts if p))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=50, show_default=True, help="How many entries at most.")
+@click.option("--json", "as_json", is_flag=True, help="With what was read, sent and answered.")
+@click.pass_obj
+def records(obj: Context, query: str, limit: int, as_json: bool) -> None:
+    """What happened to one record, by its key, order number or target id, across runs:
+    each entry of the record log, oldest first (--json: with its payloads; they may hold
+    personal data)."""
+    _, store = _store(obj)
+    found = store.list_record_entries(search=query, limit=limit, oldest_first=True)
+    if as_json:
+        _echo_json({"entries": found})
+        return
+    if not found:
+        click.echo(f"Nothing is kept of {query} (purged, never read, or never changed).")
+        return
+    table = Table("when (UTC)", "run", "flow", "record", "order", "action", "target id", "reason")
+    for e in found:
+        table.add_row(
+            e["at"].strftime("%Y-%m-%d %H:%M:%S"),
+            str(e["run_id"] or ""),
+            e["flow"],
+            e["record_key"],
+            e["order_ref"] or "",
+            e["action"],
+            e["target_id"] or "",
+            e["reason"] or "",
+        )
+    _show(table)
 
 
 @cli.command()

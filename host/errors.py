@@ -7,6 +7,8 @@ CapabilityError) or stop the run (AuthError, RemoteUnavailable, ConfigError).
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class IntegrationError(Exception):
     """Base of every error the host knows how to handle.
@@ -133,3 +135,26 @@ class FlowBusy(IntegrationError):
     """The flow is running already, in this process or another: this run did nothing."""
 
     exit_code = 2
+
+
+#: what went wrong with a dead-lettered record, for filtering (error_kind)
+ERROR_KINDS = {
+    "invalid": "the record cannot be written as it is (a field, a missing reference)",
+    "refused": "the remote refused it (4xx), in its own words",
+    "unavailable": "the remote kept failing (timeouts, 5xx, rate limits) past the retries",
+    "unsupported": "the target cannot take this record",
+    "error": "anything else: a fault in a connector or the host",
+}
+
+
+def error_kind(exc: BaseException) -> str:
+    """Which of ERROR_KINDS `exc` is."""
+    if isinstance(exc, (RecordInvalid, ValidationError)):
+        return "invalid"
+    if isinstance(exc, RemoteRejected):
+        return "refused"
+    if isinstance(exc, TransientError):
+        return "unavailable"
+    if isinstance(exc, CapabilityError):
+        return "unsupported"
+    return "error"

@@ -21,18 +21,24 @@ writing it again. Retries spend the current record's budget (host.retry), or, ou
 a run, the client's own `retries`.
 
 Requests are logged at DEBUG without credentials and without query values that may
-be personal data (only paging and other plain values are shown).
+be personal data (only paging and other plain values are shown). While the runner keeps a
+record's story (`keeping_calls`), each request sent for it is kept with the remote's
+answer: bodies with every known secret and every credential-named field blanked, headers
+never.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
@@ -92,6 +98,73 @@ def redact_url(url: httpx.URL) -> str:
 
     params = [(k, shown(k, v)) for k, v in url.params.multi_items()]
     return redact(str(url.copy_with(params=params)).replace("%E2%80%A6", HIDDEN))
+
+
+#: the calls kept for the record being written (keeping_calls); None: none are kept
+_kept_calls: ContextVar[list[dict[str, Any]] | None] = ContextVar("ihost_calls", default=None)
+#: characters of a body kept, and calls kept per record
+KEPT_BODY, KEPT_CALLS = 20_000, 20
+
+
+@contextmanager
+def keeping_calls() -> Iterator[list[dict[str, Any]]]:
+    """Keep, in the list it yields, each request sent in this context (thread) and the
+    remote's answer: {"method", "url", "status", "sent", "answer"}. At most KEPT_CALLS,
+    then {"more": n}."""
+    calls: list[dict[str, Any]] = []
+    token = _kept_calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _kept_calls.reset(token)
+
+
+def _kept_body(content: bytes, content_type: str) -> Any:
+    """A body fit to keep: secrets blanked, JSON as JSON, at most KEPT_BODY characters."""
+    if not content:
+        return None
+    text = redact(content.decode("utf-8", "replace"))
+    if len(text) <= KEPT_BODY and "json" in content_type.lower():
+        try:
+            return _blank_secret_fields(json.loads(text))
+        except ValueError:
+            pass
+    return text if len(text) <= KEPT_BODY else f"{text[:KEPT_BODY]}{HIDDEN} ({len(text)} chars)"
+
+
+def _blank_secret_fields(value: Any) -> Any:
+    """`value` with the value of every credential-named field as ***."""
+    if isinstance(value, dict):
+        return {
+            k: MASK if is_secret_name(str(k)) else _blank_secret_fields(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_blank_secret_fields(v) for v in value]
+    return value
+
+
+def _keep_call(request: httpx.Request, response: httpx.Response | None, failure: str) -> None:
+    calls = _kept_calls.get()
+    if calls is None:
+        return
+    if len(calls) >= KEPT_CALLS:
+        if "more" not in calls[-1]:
+            calls.append({"more": 0})
+        calls[-1]["more"] += 1
+        return
+    calls.append(
+        {
+            "method": request.method,
+            "url": redact_url(request.url),
+            "status": response.status_code if response is not None else None,
+            "sent": _kept_body(request.content, request.headers.get("content-type", "")),
+            "answer": (
+                _kept_body(response.content, response.headers.get("content-type", ""))
+                if response is not None
+                else failure
+            ),
+        }
+    )
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -452,20 +525,10 @@ class HttpClient:
         started = time.perf_counter()
         try:
             response = self._http.send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _Unreachable(
-                f"{self.name}: cannot connect for {where}: {redact(str(exc))}", applied=False
-            ) from None
-        except httpx.PoolTimeout:
-            raise TransientError(
-                f"{self.name}: {where}: no free connection", applied=False
-            ) from None
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.name}: {where} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise TransientError(
-                f"{self.name}: {where} failed ({type(exc).__name__}): {redact(str(exc))}"
-            ) from None
+            _keep_call(request, None, f"no answer: {type(exc).__name__}")
+            raise self._no_answer(exc, where) from None
+        _keep_call(request, response, "")
         elapsed = time.perf_counter() - started
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -478,6 +541,20 @@ class HttpClient:
         self.observe(response)
         self._raise_for_status(response, where)
         return response
+
+    def _no_answer(self, exc: httpx.TransportError, where: str) -> TransientError:
+        """The host's error for a request that got no answer."""
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return _Unreachable(
+                f"{self.name}: cannot connect for {where}: {redact(str(exc))}", applied=False
+            )
+        if isinstance(exc, httpx.PoolTimeout):
+            return TransientError(f"{self.name}: {where}: no free connection", applied=False)
+        if isinstance(exc, httpx.TimeoutException):
+            return TransientError(f"{self.name}: {where} timed out ({type(exc).__name__})")
+        return TransientError(
+            f"{self.name}: {where} failed ({type(exc).__name__}): {redact(str(exc))}"
+        )
 
     def _raise_for_status(self, response: httpx.Response, where: str) -> None:
         status = response.status_code

@@ -11,6 +11,11 @@ others go on; transient errors are retried within the record's budget (host.retr
 AuthError and RemoteUnavailable stop the run with the cursor untouched. The cursor
 advances, at the end of a run that read everything, past the newest record read. One run
 of a flow at a time, across processes (Store.lock_flow).
+
+Each record the run does something with (all but the unchanged) gets an entry in the
+store's record log, committed with its binding: the record as read, as mapped, the calls
+that wrote it with the target's answers (host.http.keeping_calls), the fields an update
+changed. The activity log keeps only keys, actions and scrubbed lines.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -34,9 +40,11 @@ from host.errors import (
     RecordInvalid,
     RemoteUnavailable,
     TransientError,
+    error_kind,
 )
 from host.flows import Action, Flow, FlowContext, Outcome, Step, Unit, content_hash
 from host.flows.writes import WriteStrategy
+from host.http import keeping_calls
 from host.models import validation_problems
 from host.plugins import Connection, Registry
 from host.report import Report
@@ -61,8 +69,10 @@ def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list[Any]]:
     """Fields that differ between two snapshots, as {"a.b": [old, new]}."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: dict[str, list[Any]] = {}
-        for key in sorted(set(old) | set(new)):
-            found.update(_changes(old.get(key), new.get(key), f"{prefix}{key}."))
+        for key in sorted(old.keys() | new.keys()):
+            before, after = old.get(key), new.get(key)
+            if before != after:  # the same subtree is not walked
+                found.update(_changes(before, after, f"{prefix}{key}."))
         return found
     return {} if old == new else {prefix.rstrip("."): [old, new]}
 
@@ -96,6 +106,9 @@ class Runner:
         self.breaker = Breaker(settings.unavailable_after)
         self._events: list[dict[str, Any]] = []
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
+        self._entries: list[dict[str, Any]] = []  # record-log entries for the next commit
+        self._keep = not dry_run  # keep each record's story (a dry run reports it instead)
+        self._retrying = False  # the run writes dead letters again
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
         self._unbound: list[BindingItem] = []  # the flow's bindings for the next commit
         self._step_unbound: dict[str, list[BindingItem]] = {}  # steps' ones, by entity
@@ -141,6 +154,7 @@ class Runner:
     def _run(self, records: Iterable[Any] | None) -> Report:
         cfg = self.flow_config
         report = self.report
+        self._retrying = records is not None
         source = self.config.connect(cfg.source, self.registry)
         target = self.config.connect(cfg.target, self.registry)
         if self.dry_run:
@@ -185,8 +199,14 @@ class Runner:
         finally:
             self.current = None
             self.commit()
-            self.store.finish_run(report.run_id, report.status, report.counts, report.error)
             report.rate_limit_wait = _waited(source.plugin) + _waited(target.plugin)
+            self.store.finish_run(
+                report.run_id,
+                report.status,
+                report.counts,
+                report.error,
+                round(report.rate_limit_wait, 3),
+            )
             source.close()
             target.close()
         return report
@@ -293,11 +313,23 @@ class Runner:
             [u.key for u in units],
             snapshots=self.dry_run,
         )
-        fresh = []
+        fresh, stale = [], []
         for unit in units:
             binding = unit.binding = bound.get(unit.key)
             if binding is None:
                 fresh.append(unit)
+            elif binding.content_hash != unit.content_hash:
+                stale.append(unit)
+        if stale and self._keep:  # what an update changes, for the record log
+            previous = self.store.get_bindings(
+                flow.ctx.source.name,
+                flow.ctx.target.name,
+                flow.kind,
+                [u.key for u in stale],
+                snapshots=True,
+            )
+            for unit in stale:
+                unit.binding = previous.get(unit.key, unit.binding)
         if fresh:
             try:
                 self._attempt(lambda: flow.prepare(fresh), lookup=True)
@@ -370,7 +402,13 @@ class Runner:
             self._fail(unit.source_key, unit, exc)
             return
         level = "warning" if outcome.action == "skipped" else None
-        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, level=level)
+        self._done(
+            unit.key, outcome.action, outcome.target_id, outcome.reason, level=level, unit=unit
+        )
+        previous = unit.binding.snapshot if unit.binding is not None else None
+        if self._keep and outcome.action != "unchanged" and previous is not None:
+            # what changed since it was written, in the record log (the line keeps the reason)
+            self._entries[-1]["changes"] = _changes(previous, unit.snapshot) or None
 
     def write(self, unit: Unit) -> None:
         """Write one unit with Flow.write (its steps first, as the flow calls them) and
@@ -379,13 +417,14 @@ class Runner:
         self.current = unit.key
         if self._steps:  # the last unit's (a dry run's); most units have none
             self._steps = {}
-        try:
-            outcome = self._attempt(lambda: self.flow.write(unit), unit)
-        except FATAL:
-            raise
-        except Exception as exc:
-            self._fail(unit.source_key, unit, exc, within=self._step)
-            return
+        with self._keeping_calls() as calls:
+            try:
+                outcome = self._attempt(lambda: self.flow.write(unit), unit)
+            except FATAL:
+                raise
+            except Exception as exc:
+                self._fail(unit.source_key, unit, exc, within=self._step, calls=calls)
+                return
         if not self.dry_run and outcome.target_id and outcome.action != "unchanged":
             self._unbound.append(
                 (
@@ -398,7 +437,20 @@ class Runner:
             )
         changes = self._changes_of(outcome.action, unit)
         steps = list(self._steps.values()) if self._steps else None
-        self._done(unit.key, outcome.action, outcome.target_id, outcome.reason, changes, steps)
+        self._done(
+            unit.key,
+            outcome.action,
+            outcome.target_id,
+            outcome.reason,
+            changes,
+            steps,
+            unit=unit,
+            calls=calls,
+        )
+
+    def _keeping_calls(self) -> AbstractContextManager[list[dict[str, Any]] | None]:
+        """host.http.keeping_calls while the run keeps records' stories."""
+        return keeping_calls() if self._keep else nullcontext(None)
 
     def _write_step(self, step: Step, record: Any) -> str:
         """FlowContext.write_step: the record a unit needs first, written as every unit is
@@ -461,7 +513,12 @@ class Runner:
         """Write what the run has done since the last commit, in one short transaction:
         bindings, resolved and new dead letters, events."""
         if not (
-            self._unbound or self._step_unbound or self._letters or self._resolved or self._events
+            self._unbound
+            or self._step_unbound
+            or self._letters
+            or self._resolved
+            or self._events
+            or self._entries
         ):
             return
         ctx, store = self.flow.ctx, self.store
@@ -473,12 +530,17 @@ class Runner:
                 store.put_bindings(ctx.source.name, ctx.target.name, self.flow.kind, self._unbound)
             for entity, items in self._step_unbound.items():
                 store.put_bindings(ctx.source.name, ctx.target.name, entity, items)
+            by = f"run {self.report.run_id}: the record went through"
+            if self._retrying:
+                by += " when it was retried"
             for key in self._resolved:
-                store.resolve_dead_letters(flow=self.flow_config.name, record_key=key)
+                store.resolve_dead_letters(flow=self.flow_config.name, record_key=key, by=by)
             for letter in self._letters:
                 store.add_dead_letter(**letter)
             store.add_events(rows)
+            store.add_record_entries(self._entries)
         self._unbound, self._letters, self._resolved, self._events = [], [], [], []
+        self._entries = []
         self._step_unbound = {}
 
     def write_batch(self, units: list[Unit], action: Action) -> None:
@@ -487,15 +549,19 @@ class Runner:
         if not units:
             return
         self.current = units[0].key
-        try:
-            target_ids = self._attempt(lambda: self.flow.write_batch(units))
-        except FATAL:
-            raise
-        except Exception as exc:
-            if len(units) == 1:
-                self._fail(units[0].source_key, units[0], exc)
-                return
-            log.info("batch of %d failed (%s); writing one by one", len(units), _summary(exc))
+        with self._keeping_calls() as calls:
+            try:
+                target_ids = self._attempt(lambda: self.flow.write_batch(units))
+            except FATAL:
+                raise
+            except Exception as exc:
+                if len(units) == 1:
+                    self._fail(units[0].source_key, units[0], exc, calls=calls)
+                    return
+                target_ids = None
+                failed = exc
+        if target_ids is None:
+            log.info("batch of %d failed (%s); writing one by one", len(units), _summary(failed))
             for unit in units:
                 self.write_batch([unit], action)
             return
@@ -506,7 +572,15 @@ class Runner:
             ]
         add = self.report.add
         for unit, target_id in zip(units, target_ids, strict=True):
-            add(unit.key, action, target_id, None, self._changes_of(action, unit))
+            changes = self._changes_of(action, unit)
+            add(unit.key, action, target_id, None, changes if self.dry_run else None)
+            if self._keep:
+                self._entry(unit.key, action, unit=unit, target_id=target_id, changes=changes)
+        if calls and self._keep:  # the batch's calls, kept with its first record
+            first = self._entries[-len(units)]
+            first["calls"] = calls
+            if len(units) > 1:
+                first["reason"] = f"written in one batch of {len(units)}"
         # one activity-log line per batch: a stock sync writes thousands of levels
         self._events.append(
             {
@@ -563,9 +637,8 @@ class Runner:
     # --- outcomes -------------------------------------------------------------------------
 
     def _changes_of(self, action: str, unit: Unit) -> dict[str, list[Any]] | None:
-        """Old -> new of each field an update would change (dry runs only: it costs a
-        snapshot read and a diff per record)."""
-        if not self.dry_run or action != "updated" or unit.binding is None:
+        """Old -> new of each field an update changes (would change, in a dry run)."""
+        if action != "updated" or unit.binding is None:
             return None
         previous = unit.binding.snapshot
         return None if previous is None else _changes(previous, unit.snapshot)
@@ -579,9 +652,22 @@ class Runner:
         changes: dict[str, list[Any]] | None = None,
         steps: list[dict[str, Any]] | None = None,
         level: str | None = None,
+        unit: Unit | None = None,
+        calls: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.report.add(key, action, target_id, reason, changes, steps)
+        # the values changed go to a dry run's report and the record log, never the events
+        self.report.add(key, action, target_id, reason, changes if self.dry_run else None, steps)
         if action != "unchanged":
+            if self._keep:
+                self._entry(
+                    key,
+                    action,
+                    unit=unit,
+                    target_id=target_id,
+                    reason=reason,
+                    changes=changes,
+                    calls=calls,
+                )
             message = "changed: " + ", ".join(changes) if changes else reason
             event = {
                 "record_key": key,
@@ -592,6 +678,53 @@ class Runner:
             if level is not None:
                 event["level"] = level
             self._events.append(event)
+
+    def _entry(
+        self,
+        key: str,
+        action: str,
+        *,
+        unit: Unit | None = None,
+        target_id: str | None = None,
+        reason: str | None = None,
+        changes: dict[str, list[Any]] | None = None,
+        payload: Any = None,
+        calls: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Keep what the run did with one record for the record log (next commit). The
+        record as read and as written go as the JSON text pydantic makes (its fast path);
+        as written only when the flow adapted it."""
+        source = self._sources.get(unit.source_key if unit is not None else key)
+        if payload is not None:
+            read: Any = payload
+        elif source is not None:
+            read = source.model_dump_json()
+        else:
+            read = None
+        written = None
+        if unit is not None and (unit.record is not source or read is None):
+            written = unit.record.model_dump_json()
+        summary = scrub(reason) if reason else None
+        self._entries.append(
+            {
+                "run_id": self.report.run_id,
+                "flow": self.flow_config.name,
+                "entity": self.flow.kind,
+                "record_key": key,
+                "order_ref": _order_ref(
+                    unit.record if unit is not None else source, _ORDER_FIELD.get(self.flow.kind)
+                ),
+                "action": action,
+                "target_id": target_id,
+                "attempts": unit.attempt if unit is not None else 1,
+                "reason": summary,
+                "detail": reason if reason != summary else None,
+                "source": read,
+                "mapped": written,
+                "calls": calls or None,
+                "changes": changes,
+            }
+        )
 
     def _resolve_letters(self, source_keys: Iterable[str]) -> None:
         """Resolve (at the next commit) the open dead letters of records that went through."""
@@ -610,9 +743,11 @@ class Runner:
         exc: BaseException,
         payload: Any = None,
         within: tuple[Step, str] | None = None,
+        calls: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Record a failed record: its report line, an event, a dead letter (not in a dry
-        run). `within`: the step (and its record's key) that failed, which the line names."""
+        """Record a failed record: its report line, an event, a dead letter and a record-log
+        entry (not in a dry run). `within`: the step (and its record's key) that failed,
+        which the line names; `calls`: the calls that tried to write it."""
         key = unit.key if unit is not None else source_key
         if within is not None:
             step, step_key = within
@@ -639,8 +774,10 @@ class Runner:
                 "error": summary,
                 "detail": detail if detail != summary else None,
                 "run_id": self.report.run_id,
+                "kind": error_kind(exc),
             }
         )
+        self._entry(key, "failed", unit=unit, reason=detail, payload=payload, calls=calls)
 
     def _event(self, record_key: str | None, message: str, level: str = "warning") -> None:
         self._events.append({"record_key": record_key, "level": level, "message": scrub(message)})
@@ -672,6 +809,25 @@ def _summary(exc: BaseException) -> str:
     if isinstance(exc, IntegrationError):
         return exc.summary
     return scrub(f"{type(exc).__name__}: {exc}")
+
+
+#: the field that names the order a record of each kind belongs to (to find it by)
+_ORDER_FIELD = {
+    "orders": "number",
+    "shipments": "order_number",
+    "refunds": "order_number",
+    "feedback": "order_number",
+}
+
+
+def _order_ref(record: Any, field: str | None) -> str | None:
+    """The order number a record belongs to (an order's own), else its order key."""
+    if field is None or record is None:
+        return None
+    number = getattr(record, field, None)
+    if number is None and field == "order_number":
+        number = getattr(record, "order_key", None)
+    return str(number) if number is not None else None
 
 
 def _waited(plugin: Any) -> float:

@@ -684,7 +684,7 @@ def test_a_store_of_schema_3_gets_the_tokens_and_ledger_tables(store_url: str) -
     assert vault.write(Tokens("access-1", "refresh-1")) == 1
     with Store(url) as store, store.engine.connect() as db:
         version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'")).scalar()
-    assert version == str(SCHEMA_VERSION) == "5"
+    assert version == str(SCHEMA_VERSION)
     ledger = Ledger(url, "sap")
     ledger.put({"docnum:1": "ORDERS_1.xml"})
     assert ledger.get(["docnum:1"]) == {"docnum:1": "ORDERS_1.xml"}

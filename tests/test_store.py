@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import host.store
 from host.errors import ConfigError, FlowBusy
 from host.store import Store, utcnow
-from host.store.schema import SCHEMA_VERSION
+from host.store.schema import SCHEMA_VERSION, runs
 
 
 @pytest.fixture
@@ -121,8 +121,9 @@ def test_dead_letters(store: Store) -> None:
     assert letter is not None
     assert (letter.attempts, letter.error, letter.status) == (2, "SKU X still missing", "open")
     assert store.get_dead_letter(other).detail == "words"  # type: ignore[union-attr]
-    assert store.resolve_dead_letters(flow="flow", record_key="1") == 1
+    assert store.resolve_dead_letters(flow="flow", record_key="1", by="run 7") == 1
     assert [d.record_key for d in store.list_dead_letters()] == ["2"]
+    assert store.get_dead_letter(first).resolved_by == "run 7"  # type: ignore[union-attr]
     assert store.resolve_dead_letters(letter_id=other) == 1
     assert store.list_dead_letters() == []
     assert len(store.list_dead_letters(status="resolved")) == 2
@@ -138,10 +139,42 @@ def test_purge_drops_old_payloads_and_remote_words_only(store: Store) -> None:
         "f", "orders", "1", {"email": "a@b.nl"}, "boom", detail="street 'Dam 1' refused"
     )
     store.put_binding("s", "t", "customers", "c1", "D1", "h", {"email": "a@b.nl"})
-    assert store.purge() == {"events": 1, "dead_letters": 0, "snapshots": 0}
+    story = {
+        "flow": "f",
+        "entity": "customers",
+        "record_key": "c1",
+        "action": "updated",
+        "target_id": "D1",
+        "reason": "street refused",
+        "detail": "street 'Dam 1' refused",
+        "source": {"email": "a@b.nl"},
+        "mapped": {"mail": "a@b.nl"},
+        "calls": [{"method": "PUT", "sent": {"mail": "a@b.nl"}}],
+        "changes": {"mail": ["x@b.nl", "a@b.nl"]},
+    }
+    earlier, latest = store.start_run("f", "customers"), store.start_run("f", "customers")
+    with store.transaction() as db:  # the earlier run started 20 days ago
+        db.execute(runs.update().where(runs.c.id == earlier).values(started_at=old))
+    store.add_record_entries([{**story, "run_id": earlier}, {**story, "run_id": latest}])
+    assert store.purge() == {"events": 1, "dead_letters": 0, "snapshots": 0, "records": 1}
     assert [e["payload"] for e in store.list_events()] == [{"kept": True}, None]
+    newer, older = store.list_record_entries(search="D1")
+    assert newer["source"] == {"email": "a@b.nl"} and newer["calls"] is not None
+    assert [older[name] for name in ("source", "mapped", "calls", "changes", "detail")] == [
+        None
+    ] * 5
+    assert (older["record_key"], older["action"], older["reason"]) == (
+        "c1",
+        "updated",
+        "street refused",
+    )  # the history stays
     later = utcnow() + timedelta(days=15)
-    assert store.purge(now=later) == {"events": 1, "dead_letters": 1, "snapshots": 1}
+    assert store.purge(now=later) == {
+        "events": 1,
+        "dead_letters": 1,
+        "snapshots": 1,
+        "records": 1,
+    }
     binding = store.get_binding("s", "t", "customers", "c1")
     assert binding is not None and binding.snapshot is None and binding.content_hash == "h"
     purged = store.get_dead_letter(letter)
@@ -285,3 +318,30 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path) -> None:
         with store.engine.connect() as db:
             version = db.execute(sa.text("SELECT value FROM meta WHERE name = 'schema'"))
             assert version.scalar() == str(SCHEMA_VERSION)
+
+
+def test_a_store_of_schema_5_gets_the_record_log_and_its_new_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'five.db'}"
+    Store(url).close()
+    with sqlite3.connect(tmp_path / "five.db") as raw:  # as issue 17's ihost left it
+        for table, column in (
+            ("runs", "rate_limit_wait"),
+            ("dead_letters", "kind"),
+            ("dead_letters", "resolved_by"),
+        ):
+            raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        raw.execute("DROP TABLE record_log")
+        raw.execute("UPDATE meta SET value = '5' WHERE name = 'schema'")
+    host.store._READY.discard(url)
+    with Store(url) as store:
+        run = store.start_run("f", "orders")
+        store.finish_run(run, "ok", {}, rate_limit_wait=1.5)
+        assert store.get_run(run)["rate_limit_wait"] == 1.5  # type: ignore[index]
+        letter = store.add_dead_letter("f", "orders", "1", {}, "boom", kind="refused")
+        store.resolve_dead_letters(letter_id=letter, by="by hand")
+        found = store.get_dead_letter(letter)
+        assert found is not None and (found.kind, found.resolved_by) == ("refused", "by hand")
+        store.add_record_entries(
+            [{"flow": "f", "entity": "orders", "record_key": "1", "action": "created"}]
+        )
+        assert [e["action"] for e in store.list_record_entries(search="1")] == ["created"]

@@ -41,6 +41,7 @@ from host.store.schema import (
     flow_locks,
     meta,
     metadata,
+    record_log,
     runs,
     webhook_events,
 )
@@ -55,6 +56,7 @@ BUSY_TIMEOUT_MS = 120_000  # another process's write: wait, do not fail
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 _READY: set[str] = set()  # stores whose schema this process has checked
+PURGED_RUN = "record_log_purged_run"  # meta: the last run whose record-log payloads are purged
 
 
 def utcnow() -> datetime:
@@ -100,6 +102,8 @@ class DeadLetter:
     updated_at: datetime
     resolved_at: datetime | None
     detail: str | None = None
+    kind: str | None = None  # host.errors.error_kind
+    resolved_by: str | None = None
 
 
 def _sqlite_stamp(moment: datetime) -> str:
@@ -146,6 +150,37 @@ def _json_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+#: the record log's columns that hold JSON (as text)
+_RECORD_JSON = ("source", "mapped", "calls", "changes")
+#: the columns add_record_entries writes, in its order, `at` apart
+_RECORD_COLUMNS = (
+    "run_id",
+    "flow",
+    "entity",
+    "record_key",
+    "order_ref",
+    "action",
+    "target_id",
+    "attempts",
+    "reason",
+    "detail",
+    *_RECORD_JSON,
+)
+
+
+def _key_or_none(value: Any) -> str | None:
+    return store_key(str(value)) if value is not None else None
+
+
+def _record_entry(row: Any) -> dict[str, Any]:
+    """A record-log row with its JSON columns read back as values."""
+    entry = dict(row._mapping)
+    for name in _RECORD_JSON:
+        if entry[name] is not None:
+            entry[name] = json.loads(entry[name])
+    return entry
 
 
 def _binding(row: Any) -> Binding:
@@ -259,7 +294,14 @@ class Store:
             _add_column(db, "dead_letters", "detail")
         if found < 3:
             _add_column(db, "bindings", "fingerprint")
-        # 4 added the table oauth_tokens, 5 the table ledger, which create_all has just made
+        if found < 6:
+            _add_column(db, "runs", "rate_limit_wait", "FLOAT")
+            _add_column(db, "dead_letters", "kind")
+            _add_column(db, "dead_letters", "resolved_by")
+            db.execute(
+                sa.text("CREATE INDEX IF NOT EXISTS ix_events_record_key ON events (record_key)")
+            )
+        # 4 added the table oauth_tokens, 5 ledger, 6 record_log: create_all has just made them
         db.execute(meta.update().where(meta.c.name == "schema").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
@@ -513,13 +555,24 @@ class Store:
             return _new_id(result)
 
     def finish_run(
-        self, run_id: int, status: str, counts: dict[str, int], error: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, int],
+        error: str | None = None,
+        rate_limit_wait: float | None = None,
     ) -> None:
         with self.transaction() as db:
             db.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(status=status, counts=counts, error=_text(error), finished_at=utcnow())
+                .values(
+                    status=status,
+                    counts=counts,
+                    error=_text(error),
+                    finished_at=utcnow(),
+                    rate_limit_wait=rate_limit_wait,
+                )
             )
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
@@ -601,15 +654,100 @@ class Store:
             db.execute(events.insert(), full)
 
     def list_events(
-        self, flow: str | None = None, run_id: int | None = None, limit: int = 200
+        self,
+        flow: str | None = None,
+        run_id: int | None = None,
+        limit: int = 200,
+        *,
+        record_key: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Activity-log events, newest first: of `flow`, of one run, of one record."""
         query = sa.select(events).order_by(events.c.id.desc()).limit(limit)
         if flow:
             query = query.where(events.c.flow == flow)
         if run_id is not None:
             query = query.where(events.c.run_id == run_id)
+        if record_key is not None:
+            query = query.where(events.c.record_key == store_key(record_key))
         with self.transaction(write=False) as db:
             return [dict(row._mapping) for row in db.execute(query)]
+
+    # --- what each record was: read, mapped, sent, answered ------------------------------
+
+    def add_record_entries(self, rows: list[dict[str, Any]]) -> None:
+        """Keep what runs did with records (keys: run_id, flow, entity, record_key, order_ref,
+        action, target_id, attempts, reason, detail, and source, mapped, calls, changes as
+        JSON text or as values to serialise); `at` defaults to now."""
+        if not rows:
+            return
+        now = utcnow()
+        values = [
+            (
+                row.get("run_id"),
+                row["flow"],
+                row["entity"],
+                store_key(row["record_key"]),
+                _key_or_none(row.get("order_ref")),
+                row["action"],
+                _key_or_none(row.get("target_id")),
+                row.get("attempts", 1),
+                _text(row.get("reason")),
+                _text(row.get("detail")),
+                _json_text(row.get("source")),
+                _json_text(row.get("mapped")),
+                _json_text(row.get("calls")),
+                _json_text(row.get("changes")),
+            )
+            for row in rows
+        ]
+        with self.transaction() as db:
+            if self._sqlite:
+                db.exec_driver_sql(
+                    f"INSERT INTO record_log (at, {', '.join(_RECORD_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 1))})",
+                    [
+                        (stamp if row.get("at") is None else _sqlite_stamp(row["at"]), *v)
+                        for stamp in (_sqlite_stamp(now),)
+                        for row, v in zip(rows, values, strict=True)
+                    ],
+                )
+                return
+            names = _RECORD_COLUMNS
+            full = [
+                {"at": row.get("at") or now, **dict(zip(names, v, strict=True))}
+                for row, v in zip(rows, values, strict=True)
+            ]
+            db.execute(record_log.insert(), full)
+
+    def list_record_entries(
+        self,
+        *,
+        search: str | None = None,
+        run_id: int | None = None,
+        flow: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        oldest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Entries, newest first (or oldest): of the record whose key, order number or
+        target id is `search`, of one run, of one flow (each when given)."""
+        order = record_log.c.id if oldest_first else record_log.c.id.desc()
+        query = sa.select(record_log).order_by(order).limit(limit).offset(offset)
+        if search is not None:
+            wanted = store_key(search.strip())
+            query = query.where(
+                sa.or_(
+                    record_log.c.record_key == wanted,
+                    record_log.c.order_ref == wanted,
+                    record_log.c.target_id == wanted,
+                )
+            )
+        if run_id is not None:
+            query = query.where(record_log.c.run_id == run_id)
+        if flow:
+            query = query.where(record_log.c.flow == flow)
+        with self.transaction(write=False) as db:
+            return [_record_entry(row) for row in db.execute(query)]
 
     # --- dead letters ---------------------------------------------------------------------
 
@@ -622,10 +760,11 @@ class Store:
         error: str,
         run_id: int | None = None,
         detail: str | None = None,
+        kind: str | None = None,
     ) -> int:
         """Dead-letter a record; a record already open in this flow gets one more attempt.
         `error` is fit for the activity log; `detail` holds the remote's own words and is
-        purged with the payload."""
+        purged with the payload; `kind` is host.errors.error_kind's."""
         now = utcnow()
         record_key, error, detail = store_key(record_key), _text(error), _text(detail)
         with self.transaction() as db:
@@ -641,6 +780,7 @@ class Store:
                 "detail": detail,
                 "payload": payload,
                 "run_id": run_id,
+                "kind": kind,
                 "updated_at": now,
             }
             if existing is not None:
@@ -664,13 +804,24 @@ class Store:
             return _new_id(result)
 
     def list_dead_letters(
-        self, status: str | None = "open", flow: str | None = None
+        self,
+        status: str | None = "open",
+        flow: str | None = None,
+        *,
+        kind: str | None = None,
+        record_key: str | None = None,
     ) -> list[DeadLetter]:
+        """Dead letters, oldest first: with `status` (None: any), of `flow`, of error `kind`,
+        of one record (each when given)."""
         query = sa.select(dead_letters).order_by(dead_letters.c.id)
         if status:
             query = query.where(dead_letters.c.status == status)
         if flow:
             query = query.where(dead_letters.c.flow == flow)
+        if kind:
+            query = query.where(dead_letters.c.kind == kind)
+        if record_key is not None:
+            query = query.where(dead_letters.c.record_key == store_key(record_key))
         with self.transaction(write=False) as db:
             return [DeadLetter(**row._mapping) for row in db.execute(query)]
 
@@ -685,8 +836,10 @@ class Store:
         letter_id: int | None = None,
         flow: str | None = None,
         record_key: str | None = None,
+        by: str | None = None,
     ) -> int:
-        """Mark open dead letters resolved, by id or by flow and record key; returns how many."""
+        """Mark open dead letters resolved, by id or by flow and record key; returns how
+        many. `by` says who or what resolved them."""
         query = dead_letters.update().where(dead_letters.c.status == "open")
         if letter_id is not None:
             query = query.where(dead_letters.c.id == letter_id)
@@ -699,7 +852,9 @@ class Store:
         now = utcnow()
         with self.transaction() as db:
             return db.execute(
-                query.values(status="resolved", resolved_at=now, updated_at=now)
+                query.values(
+                    status="resolved", resolved_at=now, updated_at=now, resolved_by=_text(by)
+                )
             ).rowcount
 
     # --- webhooks -------------------------------------------------------------------------
@@ -752,9 +907,28 @@ class Store:
 
     # --- retention ------------------------------------------------------------------------
 
+    def _purge_record_log(self, db: DbConnection, cutoff: datetime) -> int:
+        """Drop what the record log kept of the records of runs started before `cutoff`,
+        from the first run not purged yet: each purge reads only what it purges (the log
+        grows by thousands of rows a run)."""
+        upto = db.execute(sa.select(sa.func.max(runs.c.id)).where(runs.c.started_at < cutoff))
+        last = upto.scalar()
+        done = db.execute(sa.select(meta.c.value).where(meta.c.name == PURGED_RUN)).scalar()
+        start = int(done) if done is not None else 0
+        if last is None or last <= start:
+            return 0
+        purged = db.execute(
+            record_log.update()
+            .where(record_log.c.run_id > start, record_log.c.run_id <= last)
+            .values(source=None, mapped=None, calls=None, changes=None, detail=None)
+        ).rowcount
+        self._upsert(db, meta, [{"name": PURGED_RUN, "value": str(last)}])
+        return int(purged)
+
     def purge(self, now: datetime | None = None) -> dict[str, int]:
-        """Drop payloads of events and dead letters (with the remote's words), and binding
-        snapshots, older than retention_days (they may hold personal data)."""
+        """Drop payloads of events and dead letters (with the remote's words), binding
+        snapshots, and what the record log kept of each record (as read, mapped, sent and
+        answered), older than retention_days: they may hold personal data."""
         cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
         with self.transaction() as db:
             purged_events = db.execute(
@@ -775,18 +949,20 @@ class Store:
                 .where(bindings.c.updated_at < cutoff, bindings.c.snapshot.is_not(None))
                 .values(snapshot=None)
             ).rowcount
+            purged_records = self._purge_record_log(db, cutoff)
         return {
             "events": purged_events,
             "dead_letters": purged_letters,
             "snapshots": purged_snapshots,
+            "records": purged_records,
         }
 
 
-def _add_column(db: DbConnection, table: str, column: str) -> None:
-    """Add a TEXT column to an existing table, unless it is there already."""
+def _add_column(db: DbConnection, table: str, column: str, kind: str = "TEXT") -> None:
+    """Add a column to an existing table, unless it is there already."""
     present = {c["name"] for c in sa.inspect(db).get_columns(table)}
     if column not in present:
-        db.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+        db.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
 def _lock_key(flow: str) -> int:

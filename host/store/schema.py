@@ -7,8 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 5
-# 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint; 4: oauth_tokens; 5: ledger
+SCHEMA_VERSION = 6
+# 2: dead_letters.detail, flow_locks; 3: bindings.fingerprint; 4: oauth_tokens; 5: ledger;
+# 6: record_log, runs.rate_limit_wait, dead_letters.kind and resolved_by, an index on
+# events.record_key
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -95,6 +97,7 @@ runs = sa.Table(
     sa.Column("finished_at", UtcDateTime()),
     sa.Column("counts", Json),
     sa.Column("error", sa.Text),
+    sa.Column("rate_limit_wait", sa.Float, doc="seconds the run waited on rate limits"),
 )
 
 #: the activity log: keys, actions and messages; never addresses or e-mail in clear.
@@ -106,7 +109,7 @@ events = sa.Table(
     sa.Column("flow", sa.String(128), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False, index=True),
     sa.Column("level", sa.String(8), nullable=False, doc="info | warning | error"),
-    sa.Column("record_key", sa.String(255)),
+    sa.Column("record_key", sa.String(255), index=True),
     sa.Column("action", sa.String(32)),
     sa.Column("target_id", sa.String(255)),
     sa.Column("message", sa.Text),
@@ -129,7 +132,44 @@ dead_letters = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("resolved_at", UtcDateTime()),
+    sa.Column("kind", sa.Text, doc="invalid | refused | unavailable | unsupported | error"),
+    sa.Column("resolved_by", sa.Text, doc="who or what resolved it"),
     sa.Index("ix_dead_letters_record", "flow", "record_key", "status"),
+)
+
+#: each record a run did something with (not the unchanged ones): what was read, what it
+#: was mapped to, the calls that wrote it (secrets redacted) and the fields an update
+#: changed. May hold personal data: shown only behind the dashboard's token, never in the
+#: activity log; `source`, `mapped`, `calls`, `changes` and `detail` are purged after
+#: retention_days, the rest (keys, action, target id) stays as the record's history.
+record_log = sa.Table(
+    "record_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), index=True),
+    sa.Column("flow", sa.String(128), nullable=False),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False, index=True),
+    sa.Column("order_ref", sa.String(255), doc="the order's number (or key)"),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target_id", sa.String(255), index=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("reason", sa.Text, doc="fit for the activity log"),
+    sa.Column("detail", sa.Text, doc="the remote's own words"),
+    # JSON as text, written as the runner has it (a record's own serialisation): a stock
+    # sync keeps thousands of these a second
+    sa.Column("source", sa.Text, doc="the record as read from the source, as JSON"),
+    sa.Column("mapped", sa.Text, doc="as written, as JSON, when it differs from as read"),
+    sa.Column("calls", sa.Text, doc="requests sent and the target's answers, as JSON"),
+    sa.Column("changes", sa.Text, doc='{"field": [old, new]} of an update, as JSON'),
+    # most records belong to no order (a product, a stock level): only those that do
+    sa.Index(
+        "ix_record_log_order_ref",
+        "order_ref",
+        sqlite_where=sa.text("order_ref IS NOT NULL"),
+        postgresql_where=sa.text("order_ref IS NOT NULL"),
+    ),
 )
 
 #: webhook deliveries already acted on, for de-duplication by the remote's event id
