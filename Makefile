@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PROJECTS := pyproject.toml $(wildcard plugins/*/pyproject.toml) tests/connectors/pyproject.toml
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
-LINTED := host tests bench $(PLUGINS)
+LINTED := host tests bench scripts $(PLUGINS)
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench screenshots clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the README's pictures of the dashboard (needs Debian's chromium)
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ another site's (cross-site request forgery). Webhooks are exempt: they are signe
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -34,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from host import __version__
 from host.deadletters import next_retry, retry
-from host.errors import AuthError, FlowBusy
+from host.errors import ERROR_KINDS, AuthError, FlowBusy
 from host.matrix import build_matrix
 from host.schedule import Schedule
 from host.secrets import redact
@@ -45,12 +46,27 @@ if TYPE_CHECKING:
     from host.daemon.service import Daemon
 
 log = logging.getLogger(__name__)
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 OPEN = ("/healthz", "/login")
 COOKIE = "ihost_token"
 SIGNED = "/webhooks/"  # checked by their signatures, reached through proxies by any name
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _shown(value: Any) -> str:
+    """A payload as indented JSON, its strings' line breaks as line breaks (a GraphQL
+    query reads as a query), any secret in it blanked."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return redact(text).replace("\\n", "\n")
+
+
+def _without_secrets(value: Any) -> Any:
+    """`value` (JSON-able) with any secret in it blanked."""
+    return json.loads(redact(json.dumps(value, default=str)))
+
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters["shown"] = _shown
 
 
 LETTER_STATUSES = ("open", "resolved", "all")
@@ -110,6 +126,13 @@ def _needs_a_person(
             late = _age((now - due).total_seconds())
             found.append(f"has not run when it should have: due {late} ago")
     return found
+
+
+def _who(request: Request) -> str:
+    """Who acts, as far as the dashboard knows: one token, so the way and the address."""
+    way = "the API" if request.url.path.startswith("/api/") else "the dashboard"
+    address = request.client.host if request.client else "?"
+    return f"{way}, from {address}"
 
 
 def host_names(daemon: Daemon) -> set[str] | None:
@@ -258,18 +281,51 @@ def build_app(daemon: Daemon) -> FastAPI:
             event.pop("payload", None)
         return run, events
 
+    def story(
+        q: str | None, flow: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], list[DeadLetter], list[dict[str, Any]]]:
+        """What runs did with the record whose key, order number or target id is `q`, in
+        the order it happened: record-log entries, its dead letters, its activity-log lines.
+        Without `q`, the latest records, newest first."""
+        db = daemon.store
+        search = (q or "").strip() or None
+        found = db.list_record_entries(
+            search=search,
+            flow=flow or None,
+            limit=limit,
+            offset=offset,
+            oldest_first=search is not None,
+        )
+        if search is None:
+            return found, [], []
+        # the record as searched, in any flow; the records found by it, in their own flow
+        pairs = {(None, search)} | {(e["flow"], e["record_key"]) for e in found}
+        letters: dict[int, DeadLetter] = {}
+        events: dict[int, dict[str, Any]] = {}
+        for flow_name, key in pairs:
+            for letter in db.list_dead_letters(None, flow_name, record_key=key):
+                letters[letter.id] = letter
+            for event in db.list_events(flow_name, limit=200, record_key=key):
+                event.pop("payload", None)
+                events[event["id"]] = event
+        return (
+            found,
+            sorted(letters.values(), key=lambda d: d.id),
+            sorted(events.values(), key=lambda e: e["id"]),
+        )
+
     def next_retry_of(letter: DeadLetter) -> Any:
         """When the daemon retries `letter` by itself (None: it will not)."""
         flow = daemon.config.flows.get(letter.flow)
         return next_retry(letter, flow) if flow is not None else None
 
-    def letter_action(letter_id: int, action: str) -> str:
+    def letter_action(letter_id: int, action: str, who: str) -> str:
         db = daemon.store
         letter = db.get_dead_letter(letter_id)
         if letter is None:
             raise HTTPException(404, f"no dead letter {letter_id}")
         if action == "resolve":
-            db.resolve_dead_letters(letter_id=letter_id)
+            db.resolve_dead_letters(letter_id=letter_id, by=f"resolved by hand: {who}")
             return f"dead letter {letter_id}: resolved"
         try:
             (outcome,) = retry(daemon.config, daemon.registry, db, [letter])
@@ -344,10 +400,44 @@ def build_app(daemon: Daemon) -> FastAPI:
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def page_run(request: Request, run_id: int) -> Any:
         run, events = run_detail(run_id)
+        found = daemon.store.list_record_entries(run_id=run_id, limit=MAX_PAGE)
         return TEMPLATES.TemplateResponse(
             request,
             "run.html",
-            {"title": f"Run {run_id} of {run['flow']}", "run": run, "events": events},
+            {
+                "title": f"Run {run_id} of {run['flow']}",
+                "run": run,
+                "events": events,
+                "entries": found,
+                "max_entries": MAX_PAGE,
+            },
+        )
+
+    @app.get("/records", response_class=HTMLResponse, include_in_schema=False)
+    def page_records(
+        request: Request,
+        q: str | None = None,
+        flow: str | None = None,
+        offset: int = Query(0, ge=0),
+    ) -> Any:
+        found, letters, events = story(q, flow, PAGE + 1, offset)
+        filters = {"q": (q or "").strip(), "flow": flow or ""}
+        return TEMPLATES.TemplateResponse(
+            request,
+            "records.html",
+            {
+                "title": "Records",
+                "q": filters["q"],
+                "flow": filters["flow"],
+                "flows": sorted(daemon.config.flows),
+                "found": found[:PAGE],
+                "letters": letters,
+                "events": events,
+                "query": urlencode({k: v for k, v in filters.items() if v}),
+                "offset": offset,
+                "page": PAGE,
+                "more": len(found) > PAGE,
+            },
         )
 
     @app.get("/deadletters", response_class=HTMLResponse, include_in_schema=False)
@@ -356,9 +446,16 @@ def build_app(daemon: Daemon) -> FastAPI:
         message: str | None = None,
         flow: str | None = None,
         status: str = "open",
-        older_than: float | None = Query(None, ge=0),
+        older_than: str | None = None,  # the form sends "" when the field is left empty
+        kind: str | None = None,
     ) -> Any:
-        letters = filtered_letters(flow, status, older_than)
+        try:
+            hours = float(older_than) if older_than else None
+        except ValueError:
+            hours = -1.0
+        if hours is not None and not hours >= 0:
+            raise HTTPException(400, "older_than is a number of hours, 0 or more")
+        letters = filtered_letters(flow, status, hours, kind)
         upcoming = {d.id: next_retry_of(d) for d in letters}
         return TEMPLATES.TemplateResponse(
             request,
@@ -369,17 +466,25 @@ def build_app(daemon: Daemon) -> FastAPI:
                 "message": message,
                 "next_retry": upcoming,
                 "flows": sorted(daemon.config.flows),
-                "filters": {"flow": flow or "", "status": status, "older_than": older_than},
+                "kinds": ERROR_KINDS,
+                "filters": {
+                    "flow": flow or "",
+                    "status": status,
+                    "older_than": hours,
+                    "kind": kind or "",
+                },
             },
         )
 
     def filtered_letters(
-        flow: str | None, status: str, older_than: float | None
+        flow: str | None, status: str, older_than: float | None, kind: str | None = None
     ) -> list[DeadLetter]:
         if status not in LETTER_STATUSES:
             raise HTTPException(400, f"status is one of {', '.join(LETTER_STATUSES)}")
+        if kind and kind not in ERROR_KINDS:
+            raise HTTPException(400, f"kind is one of {', '.join(ERROR_KINDS)}")
         letters = daemon.store.list_dead_letters(
-            status=None if status == "all" else status, flow=flow or None
+            status=None if status == "all" else status, flow=flow or None, kind=kind or None
         )
         if older_than:
             oldest = datetime.now(timezone.utc) - timedelta(hours=older_than)
@@ -396,15 +501,16 @@ def build_app(daemon: Daemon) -> FastAPI:
         if not ids:
             message = "no dead letter was chosen"
         else:
-            done = [await run_in_threadpool(letter_action, i, action) for i in ids]
+            who = _who(request)
+            done = [await run_in_threadpool(letter_action, i, action, who) for i in ids]
             message = "; ".join(done)
         return RedirectResponse(f"/deadletters?{urlencode({'message': message})}", 303)
 
     @app.post("/deadletters/{letter_id}/{action}", include_in_schema=False)
-    def page_letter_action(letter_id: int, action: str) -> Any:
+    def page_letter_action(request: Request, letter_id: int, action: str) -> Any:
         if action not in ("retry", "resolve"):
             raise HTTPException(404)
-        message = letter_action(letter_id, action)
+        message = letter_action(letter_id, action, _who(request))
         return RedirectResponse(f"/deadletters?message={message}", status_code=303)
 
     def feedback() -> list[dict[str, Any]]:
@@ -485,16 +591,38 @@ def build_app(daemon: Daemon) -> FastAPI:
         run, events = run_detail(run_id)
         return {**run, "events": events}
 
+    @app.get("/api/records", tags=["records"])
+    def api_records(
+        q: str | None = None,
+        flow: str | None = None,
+        run_id: int | None = None,
+        limit: int = Query(20, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        """What runs did with records, newest first: with `q`, the record whose key, order
+        number or target id it is (its record-log entries, dead letters and activity-log
+        lines); else the latest, of one flow or run. Each entry holds what was read, what
+        it was mapped to, the calls sent with the target's answers (secrets blanked) and
+        the fields an update changed, until retention_days purges them."""
+        if run_id is not None:
+            found = daemon.store.list_record_entries(run_id=run_id, limit=limit, offset=offset)
+            return {"entries": _without_secrets(found), "dead_letters": [], "events": []}
+        found, letters, events = story(q, flow, limit, offset)
+        public = [{k: v for k, v in vars(d).items() if k != "payload"} for d in letters]
+        return _without_secrets({"entries": found, "dead_letters": public, "events": events})
+
     @app.get("/api/deadletters", tags=["dead letters"])
     def api_letters(
         all: bool = False,
         flow: str | None = None,
         status: str | None = None,
         older_than: float | None = Query(None, ge=0),
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """Dead letters without their payloads: open ones, unless all=true or status
-        (open, resolved, all); of one flow; first failed at least `older_than` hours ago."""
-        letters = filtered_letters(flow, status or ("all" if all else "open"), older_than)
+        (open, resolved, all); of one flow; first failed at least `older_than` hours ago;
+        of one error kind (invalid, refused, unavailable, unsupported, error)."""
+        letters = filtered_letters(flow, status or ("all" if all else "open"), older_than, kind)
         return [
             {
                 **{k: v for k, v in vars(d).items() if k != "payload"},
@@ -504,14 +632,14 @@ def build_app(daemon: Daemon) -> FastAPI:
         ]
 
     @app.post("/api/deadletters/{letter_id}/retry", tags=["dead letters"])
-    def api_retry(letter_id: int) -> dict[str, str]:
+    def api_retry(request: Request, letter_id: int) -> dict[str, str]:
         """Write the record again; resolved when it goes through."""
-        return {"result": letter_action(letter_id, "retry")}
+        return {"result": letter_action(letter_id, "retry", _who(request))}
 
     @app.post("/api/deadletters/{letter_id}/resolve", tags=["dead letters"])
-    def api_resolve(letter_id: int) -> dict[str, str]:
+    def api_resolve(request: Request, letter_id: int) -> dict[str, str]:
         """Close a dead letter without writing it."""
-        return {"result": letter_action(letter_id, "resolve")}
+        return {"result": letter_action(letter_id, "resolve", _who(request))}
 
     @app.get("/api/feedback", tags=["feedback"])
     def api_feedback() -> list[dict[str, Any]]:
