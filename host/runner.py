@@ -107,7 +107,10 @@ class Runner:
         self._events: list[dict[str, Any]] = []
         self._letters: list[dict[str, Any]] = []  # dead letters for the next commit
         self._entries: list[dict[str, Any]] = []  # record-log entries for the next commit
-        self._keep = not dry_run  # keep each record's story (a dry run reports it instead)
+        # what the record log keeps (a dry run keeps nothing: its report tells instead)
+        kept = "off" if dry_run else settings.record_log
+        self._keep = kept != "off"  # failed records' stories, with their calls
+        self._keep_all = kept == "all"  # every record's written, skipped or failed
         self._retrying = False  # the run writes dead letters again
         self._resolved: list[str] = []  # source keys whose dead letters the next commit closes
         self._unbound: list[BindingItem] = []  # the flow's bindings for the next commit
@@ -320,7 +323,7 @@ class Runner:
                 fresh.append(unit)
             elif binding.content_hash != unit.content_hash:
                 stale.append(unit)
-        if stale and self._keep:  # what an update changes, for the record log
+        if stale and self._keep_all:  # what an update changes, for the record log
             previous = self.store.get_bindings(
                 flow.ctx.source.name,
                 flow.ctx.target.name,
@@ -406,7 +409,7 @@ class Runner:
             unit.key, outcome.action, outcome.target_id, outcome.reason, level=level, unit=unit
         )
         previous = unit.binding.snapshot if unit.binding is not None else None
-        if self._keep and outcome.action != "unchanged" and previous is not None:
+        if self._keep_all and outcome.action != "unchanged" and previous is not None:
             # what changed since it was written, in the record log (the line keeps the reason)
             self._entries[-1]["changes"] = _changes(previous, unit.snapshot) or None
 
@@ -574,9 +577,9 @@ class Runner:
         for unit, target_id in zip(units, target_ids, strict=True):
             changes = self._changes_of(action, unit)
             add(unit.key, action, target_id, None, changes if self.dry_run else None)
-            if self._keep:
+            if self._keep_all:
                 self._entry(unit.key, action, unit=unit, target_id=target_id, changes=changes)
-        if calls and self._keep:  # the batch's calls, kept with its first record
+        if calls and self._keep_all:  # the batch's calls, kept with its first record
             first = self._entries[-len(units)]
             first["calls"] = calls
             if len(units) > 1:
@@ -638,7 +641,7 @@ class Runner:
 
     def _changes_of(self, action: str, unit: Unit) -> dict[str, list[Any]] | None:
         """Old -> new of each field an update changes (would change, in a dry run)."""
-        if action != "updated" or unit.binding is None:
+        if action != "updated" or unit.binding is None or not (self.dry_run or self._keep_all):
             return None
         previous = unit.binding.snapshot
         return None if previous is None else _changes(previous, unit.snapshot)
@@ -658,7 +661,7 @@ class Runner:
         # the values changed go to a dry run's report and the record log, never the events
         self.report.add(key, action, target_id, reason, changes if self.dry_run else None, steps)
         if action != "unchanged":
-            if self._keep:
+            if self._keep_all:
                 self._entry(
                     key,
                     action,
@@ -777,7 +780,8 @@ class Runner:
                 "kind": error_kind(exc),
             }
         )
-        self._entry(key, "failed", unit=unit, reason=detail, payload=payload, calls=calls)
+        if self._keep:
+            self._entry(key, "failed", unit=unit, reason=detail, payload=payload, calls=calls)
 
     def _event(self, record_key: str | None, message: str, level: str = "warning") -> None:
         self._events.append({"record_key": record_key, "level": level, "message": scrub(message)})

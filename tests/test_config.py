@@ -178,7 +178,8 @@ def test_single_problem(tmp_path: Path, change: tuple[str, str], expected: str) 
             '[flows.erp-stock.settings]\nstok_rule = "on_hand"',
             "ihost.toml: [flows.erp-stock.settings] stok_rule: unknown key (did you mean "
             "'stock_rule'?); allowed: batch_size, dead_letter_retries, dead_letter_wait_minutes, "
-            "locations, manage_stock, retries, retry_backoff, stock_rule, unavailable_after",
+            "locations, manage_stock, record_log, retries, retry_backoff, stock_rule, "
+            "unavailable_after",
         ),
         (
             '[flows.erp-stock.settings]\nstock_rule = "everything"',

@@ -160,3 +160,19 @@ def test_a_huge_answer_is_kept_cut_short_and_secret_fields_blanked() -> None:
     }
     assert _kept_body(b"", "application/json") is None
     assert _kept_body(b"<html>oops</html>", "text/html") == "<html>oops</html>"
+
+
+@pytest.mark.parametrize(("kept", "expected"), [("failed", ["failed"]), ("off", [])])
+def test_a_flow_can_keep_only_failed_records_or_none(
+    tmp_path: Path, pair: tuple[RecordSandbox, RecordSandbox], kept: str, expected: list[str]
+) -> None:
+    shop, erp = pair
+    erp.seed("products", [product("SKU-1")])
+    shop.seed("orders", [order("1", "1001"), order("2", "1002", skus=("SKU-9",))])
+    flows = ORDERS + f'[flows.orders.settings]\nrecord_log = "{kept}"\n'
+    result, report = run_flow(config(tmp_path, shop, erp, flows), "orders")
+    assert report["counts"]["created"] == 1 and report["counts"]["failed"] == 1
+    assert [e["action"] for e in entries(tmp_path)] == expected
+    if expected:
+        (failed,) = entries(tmp_path)
+        assert failed["source"]["number"] == "1002"

@@ -59,6 +59,11 @@ class FlowSettings(BaseModel):
         le=3600,
         description="stop the run when the remote has given no good answer for this many seconds",
     )
+    record_log: Literal["all", "failed", "off"] = Field(
+        "all",
+        description="what the record log keeps of each record (as read, mapped, sent and "
+        "answered): of every record written, skipped or failed; of failed ones only; none",
+    )
 
 
 @dataclass
