@@ -20,6 +20,7 @@ changed. The activity log keeps only keys, actions and scrubbed lines.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -701,12 +702,12 @@ class Runner:
         if payload is not None:
             read: Any = payload
         elif source is not None:
-            read = source.model_dump_json()
+            read = _kept(source.model_dump_json())
         else:
             read = None
         written = None
         if unit is not None and (unit.record is not source or read is None):
-            written = unit.record.model_dump_json()
+            written = _kept(unit.record.model_dump_json())
         summary = scrub(reason) if reason else None
         self._entries.append(
             {
@@ -813,6 +814,18 @@ def _summary(exc: BaseException) -> str:
     if isinstance(exc, IntegrationError):
         return exc.summary
     return scrub(f"{type(exc).__name__}: {exc}")
+
+
+#: characters of a record the record log keeps (as read, as written)
+KEPT_RECORD = 100_000
+
+
+def _kept(text: str) -> str:
+    """A record's JSON as the record log keeps it: whole, or, past KEPT_RECORD characters,
+    its beginning as a JSON string (a huge record must not fill the run's memory)."""
+    if len(text) <= KEPT_RECORD:
+        return text
+    return json.dumps(f"{text[:KEPT_RECORD]}… ({len(text)} characters, cut)")
 
 
 #: the field that names the order a record of each kind belongs to (to find it by)

@@ -176,3 +176,18 @@ def test_a_flow_can_keep_only_failed_records_or_none(
     if expected:
         (failed,) = entries(tmp_path)
         assert failed["source"]["number"] == "1002"
+
+
+def test_a_huge_record_is_kept_cut_short(
+    tmp_path: Path, pair: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    shop, erp = pair
+    huge = "x" * 300_000
+    erp.seed("customers", [{**customer("K1", "k1@example.com", company=huge), "id": "K1"}])
+    result, report = run_flow(config(tmp_path, shop, erp, CUSTOMERS), "customers")
+    assert result.code == 0 and report["counts"]["created"] == 1, result.output
+    (entry,) = entries(tmp_path, search="K1")
+    assert isinstance(entry["source"], str) and entry["source"].endswith("characters, cut)")
+    assert len(entry["source"]) < 100_100
+    (call,) = [c for c in entry["calls"] if c["method"] == "POST"]
+    assert isinstance(call["sent"], str) and call["sent"].endswith("chars)")
