@@ -11,6 +11,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,6 +142,50 @@ def test_sigterm_mid_run_then_restart_loses_and_duplicates_nothing(
         stop(process)
     keys = [o["source_key"] for o in erp.dump("orders")]
     assert len(keys) == len(set(keys)) == 1000
+
+
+def test_stop_and_reload_wait_for_no_lock_the_main_thread_may_hold(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    """Their signal handlers run in the main thread wherever it is, e.g. in the serving
+    loop's tick holding the daemon's lock: a daemon hung there for good at SIGTERM when
+    stop() took that lock."""
+    from host.daemon.service import Daemon
+    from host.plugins import discover
+
+    shop, erp = sandboxes
+    daemon = Daemon(str(config(tmp_path, shop, erp, "every 1h")), discover())
+    done = threading.Event()
+
+    def signalled_in_a_tick() -> None:
+        with daemon._lock:  # as _tick holds it
+            daemon.reload()  # SIGHUP
+            daemon.stop()  # SIGTERM
+        done.set()
+
+    threading.Thread(target=signalled_in_a_tick, daemon=True).start()
+    assert done.wait(30), "stop() or reload() waited for a lock its own thread held"
+    assert daemon.stopping
+
+
+def test_a_burst_of_sighups_then_sigterm_still_stops(
+    tmp_path: Path, sandboxes: tuple[RecordSandbox, RecordSandbox]
+) -> None:
+    """A signal lands in the main thread wherever it is, also in the handler of the one
+    before: reloads asked in a burst leave the daemon answering, and SIGTERM stops it."""
+    shop, erp = sandboxes
+    port = free_port()
+    process = start(config(tmp_path, shop, erp, "every 1h"), port)
+    try:
+        for _ in range(3):
+            for _ in range(300):
+                process.send_signal(signal.SIGHUP)
+                time.sleep(0.001)
+            flows = httpx.get(f"http://127.0.0.1:{port}/api/flows").json()
+            assert [f["name"] for f in flows] == ["orders"]
+    finally:
+        err = stop(process)
+    assert "Traceback" not in err and "internal error" not in err
 
 
 def signed(body: bytes) -> str:

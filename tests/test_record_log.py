@@ -171,6 +171,7 @@ def test_a_flow_can_keep_only_failed_records_or_none(
     shop.seed("orders", [order("1", "1001"), order("2", "1002", skus=("SKU-9",))])
     flows = ORDERS + f'[flows.orders.settings]\nrecord_log = "{kept}"\n'
     result, report = run_flow(config(tmp_path, shop, erp, flows), "orders")
+    assert result.code == 1, result.output
     assert report["counts"]["created"] == 1 and report["counts"]["failed"] == 1
     assert [e["action"] for e in entries(tmp_path)] == expected
     if expected:

@@ -7,6 +7,13 @@ connection together. Open dead letters are retried on their flow's schedule of
 logged and the daemon goes on. `stop()` asks running flows to finish the record they are
 writing and waits for them; `reload()` reads the config again.
 
+`stop()` and `reload()` are called from signal handlers (SIGTERM, SIGINT, SIGHUP), which
+Python runs in the main thread between two of its steps, wherever it is: in `_tick`
+holding `_lock`, in a `threading.Event`'s wait holding the event's own lock, or in another
+handler. A handler taking a lock the main thread holds waits for itself forever, so they
+take none (nor call anything that does, like `Event.set`): they raise a flag, and the
+serving loop, in the main thread between ticks and holding nothing, does the work.
+
 A serving daemon holds one Store, opened when it starts and closed when it stops: its web
 routes (host.daemon.web: dashboard, API, /healthz, webhooks) and its dead-letter retries
 share it. Each run opens its own.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -39,6 +47,7 @@ PER_CONNECTION = 2
 TICK = 0.2  # seconds between looks at the schedule
 BUSY_RETRY = timedelta(seconds=5)  # a flow running in another process: look again after
 LETTER_CHECK = timedelta(seconds=30)  # how often the dead letters are looked at, at most
+GRACE = 3  # seconds the HTTP server waits for requests in flight when stopping
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -86,7 +95,9 @@ class Daemon:
         self.allowed_hosts = allowed_hosts
         self._socket: socket.socket | None = None
         self.config: Config = load_config(config_path, registry)
-        self._stopping = threading.Event()
+        # set by stop() and reload(), maybe in a signal handler: plain flags, no lock (see above)
+        self._stop_asked = False
+        self._reload_asked = False
         self._lock = threading.Lock()
         self._running: dict[str, Runner] = {}
         self._threads: list[threading.Thread] = []
@@ -115,7 +126,11 @@ class Daemon:
         }
 
     def reload(self) -> None:
-        """Read the config again (SIGHUP); a bad config keeps the old one."""
+        """Read the config again (SIGHUP), at the serving loop's next tick; a bad config
+        keeps the old one. Safe in a signal handler: it only raises a flag."""
+        self._reload_asked = True
+
+    def _reload(self) -> None:
         try:
             config = load_config(self.config_path, self.registry)
         except ConfigError as exc:
@@ -146,15 +161,17 @@ class Daemon:
         """Start `flow` now (over `records` to retry dead letters) unless it is running;
         False when it already is."""
         with self._lock:
-            if flow in self._running or self._stopping.is_set():
+            if flow in self._running or self._stop_asked:
                 return False
             runner = Runner(self.config, flow, self.registry)
             self._running[flow] = runner
-        thread = threading.Thread(
-            target=self._run, args=(flow, runner, records), name=f"flow-{flow}", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
+            # started under the lock: the stopping loop, taking it, sees every run's thread
+            self._threads = [t for t in self._threads if t.is_alive()]
+            thread = threading.Thread(
+                target=self._run, args=(flow, runner, records), name=f"flow-{flow}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
         return True
 
     def _limit(self, connection: str) -> threading.Semaphore:
@@ -279,7 +296,7 @@ class Daemon:
     @property
     def stopping(self) -> bool:
         """Whether `stop()` was asked."""
-        return self._stopping.is_set()
+        return self._stop_asked
 
     def next_run(self, name: str) -> datetime | None:
         """When flow `name` runs next on its schedule; None when it has none (or is off)."""
@@ -339,6 +356,7 @@ class Daemon:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=GRACE,  # a client that never finishes its request
         )
         self._server = uvicorn.Server(server_config)
         http = threading.Thread(
@@ -348,18 +366,27 @@ class Daemon:
             daemon=True,
         )
         http.start()
-        while not self._stopping.is_set():
+        while not self._stop_asked:
+            if self._reload_asked:
+                self._reload_asked = False
+                try:
+                    self._reload()
+                except Exception:  # a reload gone wrong must not stop the daemon
+                    log.exception("reload failed, keeping the running config")
             self._tick()
-            self._stopping.wait(TICK)
-        for thread in list(self._threads):
-            thread.join()
-        self._server.should_exit = True
-        http.join(timeout=10)
-
-    def stop(self) -> None:
-        """Finish the records being written, then stop (SIGTERM, SIGINT)."""
-        self._stopping.set()
-        with self._lock:
+            time.sleep(TICK)  # a signal's handler runs meanwhile; this sleep then goes on
+        with self._lock:  # trigger() starts no run after this (it sees _stop_asked)
             runners = list(self._running.values())
+            threads = list(self._threads)
         for runner in runners:
             runner.stop()
+        for thread in threads:
+            thread.join()
+        self._server.should_exit = True
+        http.join(timeout=GRACE + 5)
+
+    def stop(self) -> None:
+        """Finish the records being written, then stop (SIGTERM, SIGINT): the serving loop
+        asks the running flows to stop within a tick, waits for them, then stops the HTTP
+        server. Safe in a signal handler: it only raises a flag."""
+        self._stop_asked = True
