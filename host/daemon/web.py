@@ -67,6 +67,7 @@ def _without_secrets(value: Any) -> Any:
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["shown"] = _shown
+TEMPLATES.env.globals["cookie"] = COOKIE
 
 
 LETTER_STATUSES = ("open", "resolved", "all")
@@ -544,6 +545,12 @@ def build_app(daemon: Daemon) -> FastAPI:
         return TEMPLATES.TemplateResponse(
             request, "login.html", {"title": "Sign in", "failed": False}
         )
+
+    @app.post("/logout", include_in_schema=False)
+    def page_sign_out() -> Any:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, httponly=True, samesite="strict")
+        return response
 
     @app.post("/login", include_in_schema=False)
     async def page_sign_in(request: Request) -> Any:
