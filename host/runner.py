@@ -696,8 +696,8 @@ class Runner:
         calls: list[dict[str, Any]] | None = None,
     ) -> None:
         """Keep what the run did with one record for the record log (next commit). The
-        record as read and as written go as the JSON text pydantic makes (its fast path);
-        as written only when the flow adapted it."""
+        record as read goes as the JSON text pydantic makes (its fast path); as written, the
+        flow's snapshot of it (computed already), only when the flow adapted it."""
         source = self._sources.get(unit.source_key if unit is not None else key)
         if payload is not None:
             read: Any = payload
@@ -705,9 +705,9 @@ class Runner:
             read = _kept(source.model_dump_json())
         else:
             read = None
-        written = None
+        written = None  # the flow's snapshot of the record: what decides a change
         if unit is not None and (unit.record is not source or read is None):
-            written = _kept(unit.record.model_dump_json())
+            written = _kept(unit.snapshot_json)
         summary = scrub(reason) if reason else None
         self._entries.append(
             {

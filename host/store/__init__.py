@@ -681,24 +681,26 @@ class Store:
         if not rows:
             return
         now = utcnow()
+        # the hot path of a stock sync: most keys fit, most JSON is text already
         values = [
             (
                 row.get("run_id"),
                 row["flow"],
                 row["entity"],
-                store_key(row["record_key"]),
+                key if _fits(key := row["record_key"]) else store_key(key),
                 _key_or_none(row.get("order_ref")),
                 row["action"],
-                _key_or_none(row.get("target_id")),
+                target if target is None or _fits(target) else store_key(target),
                 row.get("attempts", 1),
                 _text(row.get("reason")),
                 _text(row.get("detail")),
-                _json_text(row.get("source")),
-                _json_text(row.get("mapped")),
-                _json_text(row.get("calls")),
-                _json_text(row.get("changes")),
+                *(
+                    value if value is None or value.__class__ is str else _json_text(value)
+                    for value in (row.get(name) for name in _RECORD_JSON)
+                ),
             )
             for row in rows
+            for target in (row.get("target_id"),)
         ]
         with self.transaction() as db:
             if self._sqlite:
