@@ -109,8 +109,8 @@ KEPT_BODY, KEPT_CALLS = 20_000, 20
 @contextmanager
 def keeping_calls() -> Iterator[list[dict[str, Any]]]:
     """Keep, in the list it yields, each request sent in this context (thread) and the
-    remote's answer: {"method", "url", "status", "sent", "answer"}. At most KEPT_CALLS,
-    then {"more": n}."""
+    remote's answer: {"method", "url", "status", "sent", "answer"}. Past KEPT_CALLS, the
+    first ones, {"more": n} for those left out, and the latest (the one that failed, say)."""
     calls: list[dict[str, Any]] = []
     token = _kept_calls.set(calls)
     try:
@@ -126,34 +126,43 @@ def _kept_body(content: bytes, content_type: str) -> Any:
     text = redact(content.decode("utf-8", "replace"))
     if len(text) <= KEPT_BODY and "json" in content_type.lower():
         try:
-            return _blank_secret_fields(json.loads(text))
-        except ValueError:
+            return _blank_secrets(json.loads(text))
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
             pass
     return text if len(text) <= KEPT_BODY else f"{text[:KEPT_BODY]}{HIDDEN} ({len(text)} chars)"
 
 
-def _blank_secret_fields(value: Any) -> Any:
-    """`value` with the value of every credential-named field as ***."""
+#: how deep a kept JSON body is walked; deeper parts are kept as a note
+KEPT_DEPTH = 40
+
+
+def _blank_secrets(value: Any, depth: int = 0) -> Any:
+    """`value` with every credential-named field's value as *** and every known secret
+    blanked in its strings and keys: JSON may spell a secret in a form the text's
+    redaction does not know (``\\/`` for ``/``, ``\\u0073`` for ``s``), which parsing
+    turns back into the secret."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= KEPT_DEPTH and isinstance(value, (dict, list)):
+        return f"{HIDDEN} (nested deeper than {KEPT_DEPTH})"
     if isinstance(value, dict):
         return {
-            k: MASK if is_secret_name(str(k)) else _blank_secret_fields(v) for k, v in value.items()
+            redact(str(k)): MASK if is_secret_name(str(k)) else _blank_secrets(v, depth + 1)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_blank_secret_fields(v) for v in value]
+        return [_blank_secrets(v, depth + 1) for v in value]
     return value
 
 
 def _keep_call(request: httpx.Request, response: httpx.Response | None, failure: str) -> None:
+    """Keep a call for the record being written, if any: never at the cost of the call
+    itself (a remote that has acted must not look as if it failed)."""
     calls = _kept_calls.get()
     if calls is None:
         return
-    if len(calls) >= KEPT_CALLS:
-        if "more" not in calls[-1]:
-            calls.append({"more": 0})
-        calls[-1]["more"] += 1
-        return
-    calls.append(
-        {
+    try:
+        call = {
             "method": request.method,
             "url": redact_url(request.url),
             "status": response.status_code if response is not None else None,
@@ -164,7 +173,15 @@ def _keep_call(request: httpx.Request, response: httpx.Response | None, failure:
                 else failure
             ),
         }
-    )
+    except Exception as exc:  # whatever the body, the call goes on
+        call = {"method": request.method, "note": f"not kept: {type(exc).__name__}"}
+    if len(calls) >= KEPT_CALLS:  # the first ones, how many were left out, and the latest
+        if "more" in calls[-2]:
+            calls[-2]["more"] += 1
+            calls.pop()
+        else:
+            calls[-1] = {"more": 1}
+    calls.append(call)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

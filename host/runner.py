@@ -699,8 +699,8 @@ class Runner:
         record as read goes as the JSON text pydantic makes (its fast path); as written, the
         flow's snapshot of it (computed already), only when the flow adapted it."""
         source = self._sources.get(unit.source_key if unit is not None else key)
-        if payload is not None:
-            read: Any = payload
+        if payload is not None:  # a failed record's, as its dead letter keeps it
+            read: Any = _kept(json.dumps(payload, default=str))
         elif source is not None:
             read = _kept(source.model_dump_json())
         else:

@@ -60,6 +60,11 @@ def _shown(value: Any) -> str:
     return redact(text).replace("\\n", "\n")
 
 
+def _inline(value: Any) -> str:
+    """A value as compact JSON on one line, any secret in it blanked."""
+    return redact(json.dumps(value, ensure_ascii=False, default=str))
+
+
 def _without_secrets(value: Any) -> Any:
     """`value` (JSON-able) with any secret in it blanked."""
     return json.loads(redact(json.dumps(value, default=str)))
@@ -67,6 +72,7 @@ def _without_secrets(value: Any) -> Any:
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["shown"] = _shown
+TEMPLATES.env.filters["inline"] = _inline
 TEMPLATES.env.globals["cookie"] = COOKIE
 
 

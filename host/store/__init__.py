@@ -915,6 +915,10 @@ class Store:
         grows by thousands of rows a run)."""
         upto = db.execute(sa.select(sa.func.max(runs.c.id)).where(runs.c.started_at < cutoff))
         last = upto.scalar()
+        running = db.execute(sa.select(sa.func.min(runs.c.id)).where(runs.c.status == "running"))
+        first_running = running.scalar()
+        if last is not None and first_running is not None:  # it may keep entries yet
+            last = min(last, first_running - 1)
         done = db.execute(sa.select(meta.c.value).where(meta.c.name == PURGED_RUN)).scalar()
         start = int(done) if done is not None else 0
         if last is None or last <= start:
