@@ -409,10 +409,9 @@ class Runner:
         self._done(
             unit.key, outcome.action, outcome.target_id, outcome.reason, level=level, unit=unit
         )
-        previous = unit.binding.snapshot if unit.binding is not None else None
-        if self._keep_all and outcome.action != "unchanged" and previous is not None:
+        if self._keep_all and outcome.action != "unchanged":
             # what changed since it was written, in the record log (the line keeps the reason)
-            self._entries[-1]["changes"] = _changes(previous, unit.snapshot) or None
+            self._entries[-1]["changes"] = self._diff(unit) or None
 
     def write(self, unit: Unit) -> None:
         """Write one unit with Flow.write (its steps first, as the flow calls them) and
@@ -562,13 +561,10 @@ class Runner:
                 if len(units) == 1:
                     self._fail(units[0].source_key, units[0], exc, calls=calls)
                     return
-                target_ids = None
-                failed = exc
-        if target_ids is None:
-            log.info("batch of %d failed (%s); writing one by one", len(units), _summary(failed))
-            for unit in units:
-                self.write_batch([unit], action)
-            return
+                log.info("batch of %d failed (%s); writing one by one", len(units), _summary(exc))
+                for unit in units:  # each keeps its own calls
+                    self.write_batch([unit], action)
+                return
         if not self.dry_run:
             self._unbound += [
                 (u.key, target_id, u.content_hash, u.stored_snapshot)
@@ -642,9 +638,15 @@ class Runner:
 
     def _changes_of(self, action: str, unit: Unit) -> dict[str, list[Any]] | None:
         """Old -> new of each field an update changes (would change, in a dry run)."""
-        if action != "updated" or unit.binding is None or not (self.dry_run or self._keep_all):
+        if action != "updated" or not (self.dry_run or self._keep_all):
             return None
-        previous = unit.binding.snapshot
+        return self._diff(unit)
+
+    @staticmethod
+    def _diff(unit: Unit) -> dict[str, list[Any]] | None:
+        """Old -> new of each field that differs from the record as last written (None:
+        that record is not kept)."""
+        previous = unit.binding.snapshot if unit.binding is not None else None
         return None if previous is None else _changes(previous, unit.snapshot)
 
     def _done(

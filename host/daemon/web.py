@@ -135,6 +135,11 @@ def _needs_a_person(
     return found
 
 
+def _without_payload(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter for the API: everything but the record it holds."""
+    return {k: v for k, v in vars(letter).items() if k != "payload"}
+
+
 def _who(request: Request) -> str:
     """Who acts, as far as the dashboard knows: one token, so the way and the address."""
     way = "the API" if request.url.path.startswith("/api/") else "the dashboard"
@@ -621,7 +626,7 @@ def build_app(daemon: Daemon) -> FastAPI:
             found = daemon.store.list_record_entries(run_id=run_id, limit=limit, offset=offset)
             return {"entries": _without_secrets(found), "dead_letters": [], "events": []}
         found, letters, events = story(q, flow, limit, offset)
-        public = [{k: v for k, v in vars(d).items() if k != "payload"} for d in letters]
+        public = [_without_payload(d) for d in letters]
         return _without_secrets({"entries": found, "dead_letters": public, "events": events})
 
     @app.get("/api/deadletters", tags=["dead letters"])
@@ -638,7 +643,7 @@ def build_app(daemon: Daemon) -> FastAPI:
         letters = filtered_letters(flow, status or ("all" if all else "open"), older_than, kind)
         return [
             {
-                **{k: v for k, v in vars(d).items() if k != "payload"},
+                **_without_payload(d),
                 "next_retry": next_retry_of(d),
             }
             for d in letters

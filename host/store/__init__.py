@@ -681,42 +681,36 @@ class Store:
         if not rows:
             return
         now = utcnow()
-        # the hot path of a stock sync: most keys fit, most JSON is text already
         values = [
             (
                 row.get("run_id"),
                 row["flow"],
                 row["entity"],
-                key if _fits(key := row["record_key"]) else store_key(key),
+                store_key(row["record_key"]),
                 _key_or_none(row.get("order_ref")),
                 row["action"],
-                target if target is None or _fits(target) else store_key(target),
+                _key_or_none(row.get("target_id")),
                 row.get("attempts", 1),
                 _text(row.get("reason")),
                 _text(row.get("detail")),
-                *(
-                    value if value is None or value.__class__ is str else _json_text(value)
-                    for value in (row.get(name) for name in _RECORD_JSON)
-                ),
+                *(_json_text(row.get(name)) for name in _RECORD_JSON),
             )
             for row in rows
-            for target in (row.get("target_id"),)
         ]
         with self.transaction() as db:
             if self._sqlite:
+                stamp = _sqlite_stamp(now)
                 db.exec_driver_sql(
                     f"INSERT INTO record_log (at, {', '.join(_RECORD_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 1))})",
                     [
                         (stamp if row.get("at") is None else _sqlite_stamp(row["at"]), *v)
-                        for stamp in (_sqlite_stamp(now),)
                         for row, v in zip(rows, values, strict=True)
                     ],
                 )
                 return
-            names = _RECORD_COLUMNS
             full = [
-                {"at": row.get("at") or now, **dict(zip(names, v, strict=True))}
+                {"at": row.get("at") or now, **dict(zip(_RECORD_COLUMNS, v, strict=True))}
                 for row, v in zip(rows, values, strict=True)
             ]
             db.execute(record_log.insert(), full)
