@@ -90,6 +90,13 @@ def _explained(pair: dict[str, Any], pairs: dict[tuple[str, str], Any]) -> bool:
     return (reads or writes) and any(": " in note for note in pair["notes"])
 
 
+def _paging(found: list[Any], filters: dict[str, str], offset: int) -> dict[str, Any]:
+    """What a paged page's links need: its filters as a query, where it starts, whether
+    there is more (`found` holds one row past the page)."""
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return {"query": query, "offset": offset, "page": PAGE, "more": len(found) > PAGE}
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     """A moment in UTC; one without a zone is taken as UTC."""
     if moment is None or moment.tzinfo is not None:
@@ -402,10 +409,7 @@ def build_app(daemon: Daemon) -> FastAPI:
                 "flows": sorted(daemon.config.flows),
                 "statuses": RUN_STATUSES,
                 "filters": filters,
-                "query": urlencode({k: v for k, v in filters.items() if v}),
-                "offset": offset,
-                "page": PAGE,
-                "more": len(found) > PAGE,
+                **_paging(found, filters, offset),
             },
         )
 
@@ -445,10 +449,7 @@ def build_app(daemon: Daemon) -> FastAPI:
                 "found": found[:PAGE],
                 "letters": letters,
                 "events": events,
-                "query": urlencode({k: v for k, v in filters.items() if v}),
-                "offset": offset,
-                "page": PAGE,
-                "more": len(found) > PAGE,
+                **_paging(found, filters, offset),
             },
         )
 
